@@ -1,0 +1,199 @@
+"""The ``pfcda`` command line. Heavy imports (torch, numpy) happen inside the commands, so
+``pfcda --help`` and ``pfcda protocols`` are instant."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+
+class UsageError(ValueError):
+    """A bad option value: reported as one line, exit status 2."""
+
+
+def _positive_int(text: str) -> int:
+    try:
+        v = int(text.replace("_", ""))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return v
+
+
+def _int(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+
+
+def _probs(text: str) -> list:
+    try:
+        ps = [float(x) for x in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated probabilities such as 0.25,0.75, got {text!r}") from None
+    if len(ps) < 2 or not all(0.0 <= p <= 1.0 for p in ps):
+        raise argparse.ArgumentTypeError(f"expected ≥ 2 probabilities in [0, 1], got {text!r}")
+    return ps
+
+
+def _setting(text: str):
+    if "=" not in text:
+        raise argparse.ArgumentTypeError(f"expected FIELD=VALUE, got {text!r}")
+    key, value = text.split("=", 1)
+    try:
+        value = json.loads(value)
+    except json.JSONDecodeError:
+        pass  # a bare string
+    return key.strip(), value
+
+
+# ----------------------------------------------------------------------------- commands
+def cmd_protocols(args) -> int:
+    from protocols import REGISTRY
+
+    width = max(len(n) for n in REGISTRY)
+    for name, (_, _, citation, description) in REGISTRY.items():
+        print(f"{name:<{width}}  {citation} — {description}")
+    return 0
+
+
+def cmd_checkpoints(args) -> int:
+    from .agent import load_checkpoint, shipped_checkpoints
+
+    shipped = shipped_checkpoints()
+    if not shipped:
+        print("no shipped checkpoints")
+        return 0
+    width = max(len(n) for n in shipped)
+    for name, path in shipped.items():
+        _, payload = load_checkpoint(path)
+        c = payload["circuit"]
+        task = ", ".join(f"{k}={v}" for k, v in c["task"].items() if v is not None)
+        last = (payload.get("history") or [{}])[-1]
+        score = f", regret {last['regret']:.3f}" if "regret" in last else ""
+        print(f"{name:<{width}}  {c['protocol']} ({task}); {c['core']} {c['n_units']} units, "
+              f"γ {c['gamma']}; {payload['steps']:,} steps{score}")
+    return 0
+
+
+def cmd_train(args) -> int:
+    from protocols import get_task_class
+
+    from .config import TrainConfig
+    from .train import train
+
+    import importlib
+
+    cls = get_task_class(args.protocol)
+    module = importlib.import_module(cls.__module__)
+    task_kw = {}
+    if args.variant is not None:
+        task_kw["variant"] = args.variant
+    if args.arms is not None:
+        task_kw["arms"] = args.arms
+    defaults_fn = getattr(module, "train_defaults", None)
+    base = defaults_fn(**task_kw) if defaults_fn else {"circuit": {"protocol": args.protocol,
+                                                                    "task": task_kw}}
+    base["circuit"]["task"] = {**base["circuit"].get("task", {}), **task_kw}
+    base["circuit"]["protocol"] = args.protocol
+    for key, value in args.set or []:
+        target, field = (base["circuit"], key.split(".", 1)[1]) if key.startswith("circuit.") \
+            else (base, key)
+        target[field] = value
+    if args.steps is not None:
+        base["steps"] = args.steps
+    if args.seed is not None:
+        base["seed"] = args.seed
+    cfg = TrainConfig.from_dict(base)
+    cls(**cfg.circuit.task)  # validate the task options before any work
+    out = args.out or f"{args.protocol}_{cfg.circuit.task.get('variant', 'default')}_seed{cfg.seed}.pt"
+    print(f"training {args.protocol} → {out}", file=sys.stderr)
+    train(cfg, out=out, resume=args.resume, progress=not args.quiet)
+    print(out)
+    return 0
+
+
+def cmd_evaluate(args) -> int:
+    from .agent import load_checkpoint
+    from .evaluate import evaluate_bandit
+
+    circuit, _ = load_checkpoint(args.checkpoint)
+    if circuit.config.protocol != "bandit":
+        raise UsageError(f"evaluate: regret evaluation is for bandit circuits; "
+                         f"{args.checkpoint} is a {circuit.config.protocol!r} circuit")
+    overrides = {"probs": args.probs} if args.probs else {}
+    if args.probs and len(args.probs) != circuit.make_task().arms:
+        raise UsageError(f"--probs: expected {circuit.make_task().arms} probabilities, "
+                         f"got {len(args.probs)}")
+    res = evaluate_bandit(circuit, episodes=args.episodes, seed=args.seed,
+                          task_overrides=overrides, greedy=args.greedy)
+    if args.json:
+        print(json.dumps(res))
+        return 0
+    print(f"{args.checkpoint}: {res['episodes']} episodes × {res['trials']} trials, "
+          f"{res['arms']} arms ({res['variant']}{', probs ' + str(args.probs) if args.probs else ''}), "
+          f"seed {res['seed']}, weights frozen")
+    best = res["agents"].get("bayes_optimal", {}).get("regret")
+    print(f"{'agent':<14} {'regret':>8} {'± sem':>7} {'× Bayes-opt':>12}")
+    for name, r in res["agents"].items():
+        ratio = f"{r['regret'] / best:12.2f}" if best else f"{'':>12}"
+        print(f"{name:<14} {r['regret']:8.3f} {r['regret_sem']:7.3f} {ratio}")
+    return 0
+
+
+# ------------------------------------------------------------------------------ parser
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="pfcda",
+        description="Simulator of the prefrontal–dopamine circuit as a meta-reinforcement "
+                    "learning system (Wang, Kurth-Nelson et al. 2018).")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    s = sub.add_parser("protocols", help="list the protocols (name, citation, description)")
+    s.set_defaults(func=cmd_protocols)
+
+    s = sub.add_parser("checkpoints", help="list the shipped checkpoints by name")
+    s.set_defaults(func=cmd_checkpoints)
+
+    s = sub.add_parser("train", help="meta-train a circuit on a protocol")
+    s.add_argument("protocol", help="protocol name (see `pfcda protocols`)")
+    s.add_argument("--variant", help="task variant, e.g. independent | correlated for the bandit")
+    s.add_argument("--arms", type=_positive_int, help="number of arms (bandit)")
+    s.add_argument("--steps", type=_positive_int, help="environment steps to train for")
+    s.add_argument("--seed", type=_int, help="random seed (default 0)")
+    s.add_argument("--out", help="checkpoint path to write")
+    s.add_argument("--resume", help="continue from a checkpoint written by an earlier run")
+    s.add_argument("--set", type=_setting, action="append", metavar="FIELD=VALUE",
+                   help="override a training-config field (e.g. lr=1e-3, circuit.n_units=64)")
+    s.add_argument("--quiet", action="store_true", help="no progress bar")
+    s.set_defaults(func=cmd_train)
+
+    s = sub.add_parser("evaluate", help="score a frozen bandit circuit against reference agents")
+    s.add_argument("checkpoint", help="checkpoint path or shipped name (see `pfcda checkpoints`)")
+    s.add_argument("--episodes", type=_positive_int, default=2000, help="fresh episodes (2000)")
+    s.add_argument("--seed", type=_int, default=0, help="seed of the episodes (0)")
+    s.add_argument("--probs", type=_probs, help="fixed arm probabilities, e.g. 0.25,0.75")
+    s.add_argument("--greedy", action="store_true", help="argmax actions instead of sampling")
+    s.add_argument("--json", action="store_true", help="print one JSON object")
+    s.set_defaults(func=cmd_evaluate)
+    return p
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        print("pfcda: interrupted", file=sys.stderr)
+        return 130
+    except (ValueError, OSError, RuntimeError) as e:  # includes CheckpointError, UsageError
+        print(f"pfcda {args.command}: error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,154 @@
+"""Meta-training: dopamine-gated slow plasticity across many episodes (synchronous A2C).
+
+Read top to bottom (CleanRL style). B episodes run in parallel as one tensor batch; every
+``t_max`` steps the dopamine module turns the unroll's rewards and values into the n-step
+advantage, gates it (``da_gain``), and the plasticity rule updates the PFC weights by
+backpropagation through time over the unroll. The recurrent state is carried across unrolls
+(truncated BPTT) and reset to the learned initial state when an episode ends.
+"""
+from __future__ import annotations
+
+import math
+import time
+
+import torch
+
+from dopamine.rpe import advantages, teaching_signal
+from pfc.network import PFCNetwork
+from pfc.plasticity import a2c_loss, make_optimizer
+
+from .agent import Circuit, load_checkpoint
+from .config import TrainConfig
+from .evaluate import rollout, sample_actions
+from .provenance import provenance
+
+
+def _anneal(start: float, end: float | None, frac: float) -> float:
+    return start if end is None else start + (end - start) * frac
+
+
+def evaluate_score(circuit, episodes: int, seed: int) -> dict:
+    """Frozen-weight score used during training: mean return, and regret where the task has it."""
+    task = circuit.make_task()
+    was_training = circuit.net.training
+    ro = rollout(circuit, task, episodes, seed=seed)
+    circuit.net.train(was_training)
+    out = {"return": float(ro.rewards.sum(1).mean())}
+    if "regret" in ro.info:
+        out["regret"] = float(ro.info["regret"].sum(1).mean())
+    return out
+
+
+def train(cfg: TrainConfig, out: str | None = None, resume: str | None = None,
+          progress: bool = True, log=print) -> Circuit:
+    """Train a circuit with ``cfg``; write the final checkpoint to ``out`` (and periodic ones).
+
+    resume: a checkpoint written by an earlier run with its ``resume`` block (weights, optimiser,
+    RNG states, steps done): training continues from there (episodes in flight are restarted).
+    """
+    torch.set_num_threads(cfg.threads)
+    torch.manual_seed(cfg.seed)
+    circuit = Circuit(cfg.circuit)
+    net: PFCNetwork = circuit.net
+    net.train()
+    opt = make_optimizer(net.parameters(), cfg.optimizer, cfg.lr)
+    g_task = torch.Generator().manual_seed(cfg.seed + 1)
+    g_act = torch.Generator().manual_seed(cfg.seed + 2)
+    B, T = cfg.batch_size, cfg.t_max
+    n_updates = max(1, cfg.steps // (B * T))
+    start_update, history = 0, []
+    if resume is not None:
+        _, payload = load_checkpoint(resume)
+        if "resume" not in payload:
+            raise ValueError(f"resume: {resume} holds no optimiser/RNG state (a shipped checkpoint?)")
+        net.load_state_dict(payload["state_dict"])
+        opt.load_state_dict(payload["resume"]["optimizer"])
+        g_task.set_state(payload["resume"]["g_task"])
+        g_act.set_state(payload["resume"]["g_act"])
+        start_update, history = payload["resume"]["update"], payload["history"]
+
+    task = circuit.make_task()
+    obs = task.reset(B, g_task)
+    state = net.initial_state(B)
+    prev_a = torch.full((B,), -1, dtype=torch.long)
+    prev_r = torch.zeros(B)
+
+    def checkpoint(path, update):
+        extra = {"optimizer": opt.state_dict(), "g_task": g_task.get_state(),
+                                    "g_act": g_act.get_state(), "update": update}
+        circuit.save(path, cfg, steps=update * B * T, provenance=provenance(), history=history,
+                     resume=extra)
+
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=n_updates * B * T, initial=start_update * B * T, unit="step",
+                   unit_scale=True, desc=f"train {cfg.circuit.protocol}", mininterval=1.0)
+    eval_seconds = 0.0
+    t0, every_eval = time.perf_counter(), max(1, cfg.eval_every // (B * T)) if cfg.eval_every else 0
+    every_ckpt = max(1, cfg.checkpoint_every // (B * T)) if cfg.checkpoint_every else 0
+    for update in range(start_update, n_updates):
+        frac = update / n_updates
+        for group in opt.param_groups:
+            group["lr"] = _anneal(cfg.lr, cfg.lr_final, frac)
+        beta_e = _anneal(cfg.beta_e, cfg.beta_e_final, frac)
+
+        # ---- unroll T steps of B episodes (the fast, activity-based loop) ----
+        logits, values, actions, rewards, dones = [], [], [], [], []
+        for _ in range(T):
+            o = net.step(net.make_input(obs, prev_a, prev_r), state)
+            with torch.no_grad():
+                a = sample_actions(o.logits, g_act)
+            res = task.step(a)
+            logits.append(o.logits), values.append(o.value), actions.append(a)
+            rewards.append(res.reward), dones.append(res.done)
+            state = PFCNetwork.reset_where(o.state, res.done, net.initial_state(B))
+            prev_a = torch.where(res.done, -1, a)
+            prev_r = torch.where(res.done, 0.0, res.reward)
+            obs = res.obs
+        with torch.no_grad():
+            bootstrap = net.step(net.make_input(obs, prev_a, prev_r), state).value
+
+        # ---- dopamine: the n-step advantage, gated; plasticity: the A2C update ----
+        values_t = torch.stack(values)
+        adv, _ = advantages(torch.stack(rewards), values_t, bootstrap, torch.stack(dones),
+                            cfg.circuit.gamma, cfg.gae_lambda)
+        signal = teaching_signal(adv, cfg.da_gain)
+        loss = a2c_loss(torch.stack(logits), values_t, torch.stack(actions), signal,
+                        cfg.beta_v, beta_e)
+        opt.zero_grad(set_to_none=True)
+        loss.total.backward()
+        if cfg.max_grad_norm:
+            torch.nn.utils.clip_grad_norm_(net.parameters(), cfg.max_grad_norm)
+        opt.step()
+        state = tuple(s.detach() for s in state)
+
+        done_steps = (update + 1) * B * T
+        if bar is not None:
+            bar.update(B * T)
+        if every_eval and ((update + 1) % every_eval == 0 or update + 1 == n_updates):
+            t_eval0 = time.perf_counter()
+            net.eval()
+            score = evaluate_score(circuit, cfg.eval_episodes, seed=10_000 + cfg.seed)
+            net.train()
+            eval_seconds += time.perf_counter() - t_eval0
+            # "seconds": training wall time, evaluations excluded
+            entry = {"steps": done_steps,
+                     "seconds": round(time.perf_counter() - t0 - eval_seconds, 2),
+                     "entropy": round(loss.entropy, 4), **score}
+            history.append(entry)
+            msg = " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+                           for k, v in entry.items())
+            (bar.write if bar is not None else log)(f"eval {msg}")
+        if out and every_ckpt and (update + 1) % every_ckpt == 0 and update + 1 < n_updates:
+            checkpoint(out, update + 1)
+        if not math.isfinite(float(loss.total.detach())):
+            raise FloatingPointError(f"training diverged at step {done_steps} (loss {loss.total})")
+    if bar is not None:
+        bar.close()
+    net.eval()
+    circuit.history = history  # the periodic frozen evaluations, also saved in the checkpoint
+    if out:
+        checkpoint(out, n_updates)
+    return circuit

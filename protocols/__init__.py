@@ -1,0 +1,39 @@
+"""Experiments: one module per protocol, each with a task card, its analyses and references.
+
+The registry below is static (no imports), so that listing protocols is instant.
+"""
+from __future__ import annotations
+
+import importlib
+
+#: name → (module, task class, citation, one-line description)
+REGISTRY = {
+    "bandit": ("protocols.bandit", "BanditTask",
+               "Wang et al. 2018 Fig. 1; Wang et al. 2016 (LTRL)",
+               "Bernoulli K-armed bandit, 100 trials; arm probabilities drawn per episode "
+               "(independent or correlated)"),
+}
+
+
+def names() -> list[str]:
+    return list(REGISTRY)
+
+
+def get_task_class(name: str):
+    """The task class of protocol ``name``."""
+    if name not in REGISTRY:
+        raise ValueError(f"protocol: unknown {name!r}; expected one of {names()}")
+    module, cls, _, _ = REGISTRY[name]
+    return getattr(importlib.import_module(module), cls)
+
+
+def make_task(name: str, **kwargs):
+    """Build protocol ``name``'s task with keyword arguments (see its task card)."""
+    cls = get_task_class(name)
+    try:
+        return cls(**kwargs)
+    except TypeError as e:  # unknown keyword: say which are known
+        import inspect
+
+        known = [p for p in inspect.signature(cls).parameters]
+        raise ValueError(f"task options for {name!r}: {e}; expected some of {known}") from None

@@ -1,0 +1,69 @@
+"""The batched task API shared by every protocol.
+
+A task runs B episodes side by side as tensors (gymnax style: explicit parameters, no
+per-episode Python loop in :meth:`Task.step`). Episodes that end are re-started in place with
+freshly drawn parameters (auto-reset), and ``done`` tells the circuit to reset their network
+state, so that episodes of different lengths can share a batch.
+
+Vocabulary (neurogym): an *episode* is a run of *trials* with fixed task parameters; a trial is
+made of *phases* (fixation, cue, choice, outcome…), each lasting one or more agent steps.
+Observation channels and actions have names; every task documents them in its task card.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+
+
+@dataclass
+class StepResult:
+    obs: torch.Tensor  #: [B, n_obs] observation for the next step (of a new episode where done)
+    reward: torch.Tensor  #: [B] float reward for the action just taken
+    done: torch.Tensor  #: [B] bool: this step ended its episode
+    info: dict = field(default_factory=dict)  #: [B] tensors describing the step (task specific)
+
+
+class Task:
+    """Base class of the batched tasks. Subclasses set the class attributes and implement
+    :meth:`sample_params`, :meth:`_start` and :meth:`step`."""
+
+    name: str = ""
+    citation: str = ""
+    description: str = ""
+    obs_names: tuple = ()
+    action_names: tuple = ()
+
+    @property
+    def n_obs(self) -> int:
+        return len(self.obs_names)
+
+    @property
+    def n_actions(self) -> int:
+        return len(self.action_names)
+
+    def config(self) -> dict:
+        """The task's constructor arguments (recorded in checkpoints and recordings)."""
+        raise NotImplementedError
+
+    def sample_params(self, n: int, generator: torch.Generator) -> dict:
+        """Draw the parameters of ``n`` episodes from the task's distribution: a dict of tensors
+        with a leading dimension n."""
+        raise NotImplementedError
+
+    def reset(self, batch_size: int, generator: torch.Generator, params: dict | None = None):
+        """Start ``batch_size`` episodes (with ``params`` if given, else drawn). Returns obs."""
+        raise NotImplementedError
+
+    def step(self, action: torch.Tensor) -> StepResult:
+        raise NotImplementedError
+
+
+def check_actions(action: torch.Tensor, n_actions: int, batch_size: int) -> None:
+    """Validate an action batch: a long tensor [B] with values in 0..n_actions-1."""
+    if action.shape != (batch_size,):
+        raise ValueError(f"action: expected shape ({batch_size},), got {tuple(action.shape)}")
+    if action.dtype not in (torch.int64, torch.int32):
+        raise ValueError(f"action: expected an integer tensor, got {action.dtype}")
+    if bool(((action < 0) | (action >= n_actions)).any()):
+        raise ValueError(f"action: expected values in 0..{n_actions - 1}")

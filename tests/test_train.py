@@ -1,0 +1,52 @@
+"""Training plumbing: checkpoints hold weights + config + versions, resume, clear errors."""
+import torch
+import pytest
+
+from circuit.agent import CheckpointError, load_checkpoint
+from circuit.config import CircuitConfig, TrainConfig
+from circuit.train import train
+
+
+def _cfg(**kw):
+    base = dict(circuit=CircuitConfig(task={"trials": 10}, n_units=8), steps=6_400, batch_size=32,
+                t_max=10, eval_every=3_200, eval_episodes=20, checkpoint_every=3_200, seed=1)
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+def test_checkpoint_contents_and_resume(tmp_path):
+    out = tmp_path / "c.pt"
+    circuit = train(_cfg(), out=str(out), progress=False)
+    loaded, payload = load_checkpoint(str(out))
+    assert loaded.weight_hash() == circuit.weight_hash()
+    assert payload["steps"] == 6_400 and payload["train"]["seed"] == 1
+    assert payload["circuit"]["task"] == {"trials": 10}
+    assert {"torch", "numpy", "python"} <= set(payload["provenance"]["packages"])
+    assert payload["provenance"]["code_version"]
+    assert len(payload["history"]) == 2 and "regret" in payload["history"][0]
+    # Resume: continue to a larger budget from the saved optimiser and RNG states.
+    more = tmp_path / "more.pt"
+    resumed = train(_cfg(steps=12_800), out=str(more), resume=str(out), progress=False)
+    _, p2 = load_checkpoint(str(more))
+    assert p2["steps"] == 12_800 and len(p2["history"]) == 4
+    assert resumed.weight_hash() != circuit.weight_hash()
+
+
+def test_bad_checkpoints_are_clear_errors(tmp_path):
+    with pytest.raises(CheckpointError, match="neither a file nor a shipped checkpoint"):
+        load_checkpoint(str(tmp_path / "missing.pt"))
+    junk = tmp_path / "junk.pt"
+    junk.write_bytes(b"not a checkpoint")
+    with pytest.raises(CheckpointError, match="not a pfcda checkpoint"):
+        load_checkpoint(str(junk))
+    other = tmp_path / "other.pt"
+    torch.save({"weights": torch.zeros(2)}, other)
+    with pytest.raises(CheckpointError, match="no format tag"):
+        load_checkpoint(str(other))
+
+
+def test_config_round_trip_and_unknown_field():
+    cfg = _cfg()
+    assert TrainConfig.from_dict(cfg.to_dict()) == cfg
+    with pytest.raises(ValueError, match="unknown fields"):
+        TrainConfig.from_dict({"learning_rate": 1e-3})
