@@ -144,6 +144,69 @@ def cmd_evaluate(args) -> int:
     return 0
 
 
+def cmd_run(args) -> int:
+    from protocols import DEFAULT_CHECKPOINTS, names
+
+    from .agent import load_checkpoint
+    from .run import run
+
+    if args.protocol not in names():
+        raise UsageError(f"protocol: unknown {args.protocol!r}; expected one of {names()}")
+    ckpt = args.checkpoint or DEFAULT_CHECKPOINTS.get(args.protocol)
+    if ckpt is None:
+        raise UsageError(f"--checkpoint: protocol {args.protocol!r} has no shipped checkpoint; give one")
+    circuit, _ = load_checkpoint(ckpt)
+    if circuit.config.protocol != args.protocol:
+        raise UsageError(f"--checkpoint: {ckpt} is a {circuit.config.protocol!r} circuit, "
+                         f"not {args.protocol!r}")
+    overrides = {"probs": args.probs} if args.probs else None
+    rec = run(ckpt, episodes=args.episodes, seed=args.seed, batch_size=args.batch_size,
+              out=args.out, task_overrides=overrides, progress=not args.quiet)
+    print(f"{args.out}: {rec.attrs['n_episodes']} episodes, {rec.attrs['n_trials']} trials, "
+          f"{rec.attrs['n_steps']} steps, {rec.attrs['n_units']} units")
+    return 0
+
+
+def cmd_export(args) -> int:
+    from .nwb import export_nwb, validate_nwb
+
+    export_nwb(args.recording, args.nwb, step_duration=args.step_duration)
+    errors = validate_nwb(args.nwb) if args.validate else []
+    for e in errors:
+        print(f"validation: {e}", file=sys.stderr)
+    print(args.nwb + (" (validates)" if args.validate and not errors else ""))
+    return 1 if errors else 0
+
+
+def cmd_info(args) -> int:
+    from .recording import read_recording
+
+    rec = read_recording(args.recording)
+    a, p = rec.attrs, rec.provenance
+    info = {
+        "file": args.recording, "protocol": a["protocol"], "task": a.get("task"),
+        "episodes": a["n_episodes"], "trials": a["n_trials"], "steps": a["n_steps"],
+        "units": f"{a['n_units']} ({a['core']})", "gamma": a["gamma"],
+        "actions": a["action_names"], "observation channels": a["obs_names"],
+        "trials columns": list(rec.trials), "step fields": list(rec.steps),
+        "manipulations": rec.manipulations or "none", "seed": p.get("seed"),
+        "checkpoint": p.get("checkpoint"), "checkpoint sha256": p.get("checkpoint_sha256"),
+        "weight hash": p.get("weight_hash"), "code version": p.get("code_version"),
+        "packages": ", ".join(f"{k} {v}" for k, v in p.get("packages", {}).items()),
+        "created": p.get("created"),
+    }
+    if args.json:
+        print(json.dumps(info, default=str))
+        return 0
+    width = max(len(k) for k in info)
+    for k, v in info.items():
+        if isinstance(v, (list, dict)):
+            v = ", ".join(map(str, v)) if isinstance(v, list) else \
+                ", ".join(f"{kk}={vv}" for kk, vv in v.items() if vv is not None)
+        print(f"{k:<{width}}  {v}")
+    return 0
+
+
 # ------------------------------------------------------------------------------ parser
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
@@ -180,6 +243,33 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--greedy", action="store_true", help="argmax actions instead of sampling")
     s.add_argument("--json", action="store_true", help="print one JSON object")
     s.set_defaults(func=cmd_evaluate)
+
+    s = sub.add_parser("run", help="run a protocol against a frozen circuit and record it (HDF5)")
+    s.add_argument("protocol", help="protocol name (see `pfcda protocols`)")
+    s.add_argument("--checkpoint", help="checkpoint path or shipped name (default: the "
+                                        "protocol's shipped checkpoint)")
+    s.add_argument("--episodes", type=_positive_int, default=100, help="episodes to run (100)")
+    s.add_argument("--seed", type=_int, default=0, help="seed (0)")
+    s.add_argument("--batch-size", type=_positive_int, default=500,
+                   help="episodes simulated (and written) at once (500)")
+    s.add_argument("--probs", type=_probs, help="fixed arm probabilities (bandit), e.g. 0.25,0.75")
+    s.add_argument("--out", required=True, help="the HDF5 recording to write")
+    s.add_argument("--quiet", action="store_true", help="no progress bar")
+    s.set_defaults(func=cmd_run)
+
+    s = sub.add_parser("export", help="export a recording to NWB")
+    s.add_argument("recording", help="an HDF5 recording written by `pfcda run`")
+    s.add_argument("--nwb", required=True, help="the NWB file to write")
+    s.add_argument("--step-duration", type=float, default=0.5,
+                   help="seconds per agent step in the NWB time base (0.5)")
+    s.add_argument("--no-validate", dest="validate", action="store_false",
+                   help="skip validation of the written file")
+    s.set_defaults(func=cmd_export)
+
+    s = sub.add_parser("info", help="summarise a recording: protocol, counts, provenance")
+    s.add_argument("recording", help="an HDF5 recording written by `pfcda run`")
+    s.add_argument("--json", action="store_true", help="print one JSON object")
+    s.set_defaults(func=cmd_info)
     return p
 
 

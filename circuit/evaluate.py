@@ -33,10 +33,14 @@ def sample_actions(logits: torch.Tensor, generator: torch.Generator, greedy: boo
     return torch.multinomial(torch.softmax(logits, -1), 1, generator=generator).squeeze(-1)
 
 
-@torch.inference_mode()
-def rollout(circuit, task, n_episodes: int, seed: int = 0, batch_size: int = 1000,
-            params: dict | None = None, greedy: bool = False, lesion: dict | None = None) -> Rollout:
-    """Run ``n_episodes`` fresh episodes of ``task`` with the circuit's weights frozen.
+def iter_batches(circuit, task, n_episodes: int, seed: int = 0, batch_size: int = 1000,
+                 params: dict | None = None, greedy: bool = False, lesion: dict | None = None,
+                 record_units: bool = False):
+    """Run ``n_episodes`` fresh episodes of ``task`` with the circuit's weights frozen, yielding
+    one dict per batch of episodes, each array [b, steps, ...] (torch tensors):
+    ``obs``, ``actions``, ``rewards``, ``values``, ``policy`` (action probabilities), ``info``
+    (the task's per-step info), ``params`` (the batch's episode parameters) and, with
+    ``record_units``, the unit activity ``hidden`` (and ``cell`` for an LSTM).
 
     params: optional per-episode task parameters ({name: [n_episodes, …] tensor}); by default they
     are drawn from the task's distribution with ``seed``, so every agent given the same seed and
@@ -45,45 +49,64 @@ def rollout(circuit, task, n_episodes: int, seed: int = 0, batch_size: int = 100
     """
     if n_episodes < 1:
         raise ValueError(f"episodes: expected a positive integer, got {n_episodes}")
+    if batch_size < 1:
+        raise ValueError(f"batch_size: expected a positive integer, got {batch_size}")
     net = circuit.net
-    before = net.weight_hash()
     g_task = torch.Generator().manual_seed(seed)
     g_act = torch.Generator().manual_seed(seed + 1_000_003)
     if params is None:
         params = task.sample_params(n_episodes, g_task)
     lesion = lesion or {}
-    out = {"actions": [], "rewards": [], "values": [], "info": []}
-    with lesioned(net, units=lesion.get("units", ()), inputs=lesion.get("inputs", ()),
-                  channel_names=circuit.input_channels()):
+    with torch.inference_mode(), lesioned(net, units=lesion.get("units", ()),
+                                          inputs=lesion.get("inputs", ()),
+                                          channel_names=circuit.input_channels()):
         for start in range(0, n_episodes, batch_size):
             b = min(batch_size, n_episodes - start)
-            obs = task.reset(b, g_task, {k: v[start:start + b] for k, v in params.items()})
+            batch_params = {k: v[start:start + b] for k, v in params.items()}
+            obs = task.reset(b, g_task, batch_params)
             state = net.initial_state(b)
             prev_a = torch.full((b,), -1, dtype=torch.long)
             prev_r = torch.zeros(b)
-            steps = {"actions": [], "rewards": [], "values": [], "info": []}
+            steps = {k: [] for k in ("obs", "actions", "rewards", "values", "policy", "info")}
+            if record_units:
+                steps.update({k: [] for k in ("hidden", "cell")[:len(state)]})
             while True:
                 o = net.step(net.make_input(obs, prev_a, prev_r), state)
                 a = sample_actions(o.logits, g_act, greedy)
                 res = task.step(a)
-                steps["actions"].append(a)
-                steps["rewards"].append(res.reward)
-                steps["values"].append(o.value)
-                steps["info"].append(res.info)
+                for k, v in (("obs", obs), ("actions", a), ("rewards", res.reward),
+                             ("values", o.value), ("policy", torch.softmax(o.logits, -1)),
+                             ("info", res.info)):
+                    steps[k].append(v)
+                if record_units:
+                    steps["hidden"].append(o.state[0])
+                    if len(o.state) > 1:
+                        steps["cell"].append(o.state[1])
                 if bool(res.done.all()):
                     break
                 if bool(res.done.any()):
-                    raise ValueError("rollout: episodes of one batch must have the same length")
+                    raise ValueError("episodes of one batch must have the same length")
                 state, prev_a, prev_r, obs = o.state, a, res.reward, res.obs
-            for k in ("actions", "rewards", "values"):
-                out[k].append(torch.stack(steps[k], 1))
-            out["info"].append({k: torch.stack([i[k] for i in steps["info"]], 1)
-                                for k in steps["info"][0]})
-    after = net.weight_hash()
-    info = {k: torch.cat([i[k] for i in out["info"]]).numpy() for k in out["info"][0]}
-    return Rollout(torch.cat(out["actions"]).numpy(), torch.cat(out["rewards"]).numpy(),
-                   torch.cat(out["values"]).numpy(), info,
-                   {k: v.numpy() for k, v in params.items()}, before, after)
+            infos = steps.pop("info")
+            batch = {k: torch.stack(v, 1) for k, v in steps.items()}
+            batch["info"] = {k: torch.stack([i[k] for i in infos], 1) for k in infos[0]}
+            batch["params"] = batch_params
+            yield batch
+
+
+def rollout(circuit, task, n_episodes: int, seed: int = 0, batch_size: int = 1000,
+            params: dict | None = None, greedy: bool = False, lesion: dict | None = None) -> Rollout:
+    """All episodes of :func:`iter_batches` gathered into numpy arrays [episodes, steps], with
+    the weight hash before and after the run."""
+    before = circuit.net.weight_hash()
+    g = torch.Generator().manual_seed(seed)
+    if params is None:
+        params = task.sample_params(n_episodes, g)
+    batches = list(iter_batches(circuit, task, n_episodes, seed, batch_size, params, greedy, lesion))
+    cat = lambda k: torch.cat([b[k] for b in batches]).numpy()  # noqa: E731
+    info = {k: torch.cat([b["info"][k] for b in batches]).numpy() for k in batches[0]["info"]}
+    return Rollout(cat("actions"), cat("rewards"), cat("values"), info,
+                   {k: v.numpy() for k, v in params.items()}, before, circuit.net.weight_hash())
 
 
 def summarize(x: np.ndarray) -> dict:

@@ -15,6 +15,10 @@ REGISTRY = {
 }
 
 
+#: protocol → the shipped checkpoint that `pfcda run PROTOCOL` uses by default
+DEFAULT_CHECKPOINTS = {"bandit": "bandit_independent"}
+
+
 def names() -> list[str]:
     return list(REGISTRY)
 

@@ -31,6 +31,7 @@ Published reference values
 """
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 from .base import StepResult, Task, check_actions
@@ -132,6 +133,19 @@ class BanditTask(Task):
             self.probs[done] = self.sample_params(n, self.generator)["probs"]
             self.t[done] = 0
         return StepResult(self._obs(), reward, done, info)
+
+    def trial_table(self, batch: dict) -> dict:
+        """Columns: episode, trial, choice, reward, p_<arm> for every arm, regret (per trial)."""
+        actions = batch["actions"].numpy()
+        b, T = actions.shape
+        table = {"episode": np.repeat(np.arange(b), T), "trial": np.tile(np.arange(T, dtype=np.int32), b),
+                 "choice": actions.reshape(-1).astype(np.int16),
+                 "reward": batch["rewards"].numpy().reshape(-1).astype(np.float32)}
+        probs = batch["info"]["probs"].numpy()
+        for k, name in enumerate(self.action_names):
+            table[f"p_{name}"] = probs[:, :, k].reshape(-1).astype(np.float32)
+        table["regret"] = batch["info"]["regret"].numpy().reshape(-1).astype(np.float32)
+        return table
 
 
 def train_defaults(variant: str = "independent", arms: int = 2) -> dict:

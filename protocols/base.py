@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
 import torch
 
 
@@ -33,6 +34,7 @@ class Task:
     description: str = ""
     obs_names: tuple = ()
     action_names: tuple = ()
+    phase_names: tuple = ("choice",)
 
     @property
     def n_obs(self) -> int:
@@ -56,6 +58,18 @@ class Task:
         raise NotImplementedError
 
     def step(self, action: torch.Tensor) -> StepResult:
+        raise NotImplementedError
+
+    # ---------------------------------------------------------------- recordings (numpy)
+    def step_labels(self, batch: dict) -> dict:
+        """Trial index and phase code of every step of a batch from ``circuit.evaluate.
+        iter_batches``: ``{"trial": [b, T], "phase": [b, T]}`` (default: one step per trial)."""
+        b, T = batch["actions"].shape
+        return {"trial": np.broadcast_to(np.arange(T), (b, T)), "phase": np.zeros((b, T), np.int8)}
+
+    def trial_table(self, batch: dict) -> dict:
+        """One row per trial of a batch (columns as numpy arrays, episode-major), with at least
+        ``episode`` (index within the batch), ``trial``, ``choice`` and ``reward``."""
         raise NotImplementedError
 
 

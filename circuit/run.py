@@ -1,0 +1,124 @@
+"""Run a protocol against a frozen circuit and record everything: ``circuit.run.run``.
+
+The evaluation path never touches an optimiser: the circuit's weights are frozen
+(``requires_grad`` off, ``torch.inference_mode``), and the weight hash before and after the
+run is stored in the recording's provenance (they must be equal).
+"""
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import torch
+
+from dopamine.rpe import td_error
+
+from .agent import Circuit, file_hash, load_checkpoint, resolve
+from .evaluate import iter_batches
+from .provenance import provenance
+from .recording import Recording, RecordingWriter
+
+
+def _batch_arrays(task, batch: dict, gamma: float, episode_offset: int, n_manip: int):
+    """Flatten one batch of episodes into per-step rows, unit rows and trial rows."""
+    b, T = batch["actions"].shape
+    values = batch["values"]
+    next_values = torch.cat([values[:, 1:], torch.zeros(b, 1)], dim=1)  # V = 0 after the end
+    dones = torch.zeros(b, T, dtype=torch.bool)
+    dones[:, -1] = True
+    delta = td_error(batch["rewards"], values, next_values, dones, gamma)
+    labels = task.step_labels(batch)
+    flat = lambda x: np.ascontiguousarray(np.asarray(x).reshape(b * T, *np.asarray(x).shape[2:]))  # noqa: E731
+    steps = {
+        "episode": np.repeat(np.arange(episode_offset, episode_offset + b, dtype=np.int64), T),
+        "step": np.tile(np.arange(T, dtype=np.int32), b),
+        "trial": flat(labels["trial"]).astype(np.int32),
+        "phase": flat(labels["phase"]).astype(np.int8),
+        "obs": flat(batch["obs"].numpy()).astype(np.float32),
+        "action": flat(batch["actions"].numpy()).astype(np.int16),
+        "reward": flat(batch["rewards"].numpy()).astype(np.float32),
+        "value": flat(values.numpy()).astype(np.float32),
+        "delta": flat(delta.numpy()).astype(np.float32),
+        "policy": flat(batch["policy"].numpy()).astype(np.float32),
+        "manipulation_active": np.zeros((b * T, n_manip), dtype=bool),
+    }
+    units = {k: flat(batch[k].numpy()).astype(np.float32) for k in ("hidden", "cell") if k in batch}
+    trials = task.trial_table(batch)
+    trials["episode"] = trials["episode"].astype(np.int64) + episode_offset
+    return steps, units, trials
+
+
+def run(circuit, episodes: int = 100, seed: int = 0, batch_size: int = 500,
+        manipulations: list | None = None, out: str | None = None, task_overrides: dict | None = None,
+        greedy: bool = False, progress: bool = False, compression: str | None = "gzip") -> Recording:
+    """Run ``episodes`` fresh episodes of the circuit's protocol with weights frozen.
+
+    circuit: a :class:`Circuit`, or a checkpoint path or shipped name.
+    manipulations: a list of manipulations (none are defined yet; must be empty).
+    out: an HDF5 path; the recording is then written incrementally (bounded memory) and the
+    returned Recording reads its unit activity from the file on first access.
+    task_overrides: task options for this run (e.g. fixed arm probabilities).
+    """
+    manipulations = list(manipulations or [])
+    if manipulations:
+        raise ValueError("manipulations: none are supported yet; expected an empty list")
+    checkpoint = None
+    if not isinstance(circuit, Circuit):
+        checkpoint = resolve(circuit)
+        circuit, _ = load_checkpoint(checkpoint)
+    task = circuit.make_task(**(task_overrides or {}))
+    hash_before = circuit.weight_hash()
+    attrs = {
+        "protocol": circuit.config.protocol, "n_episodes": int(episodes),
+        "n_units": circuit.net.n_units, "core": circuit.config.core, "gamma": circuit.gamma,
+        "obs_names": list(task.obs_names), "action_names": list(task.action_names),
+        "phase_names": list(task.phase_names), "input_channels": circuit.input_channels(),
+        "task": task.config(),
+    }
+    prov = {**provenance(), "seed": int(seed),
+            "config": {"circuit": dataclasses.asdict(circuit.config), "run": {
+                "episodes": int(episodes), "seed": int(seed), "batch_size": int(batch_size),
+                "task_overrides": task_overrides or {}, "greedy": bool(greedy)}},
+            "checkpoint": checkpoint, "checkpoint_sha256": file_hash(checkpoint) if checkpoint else None,
+            "weight_hash": hash_before}
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=episodes, unit="episode", desc=f"run {circuit.config.protocol}")
+    batches = iter_batches(circuit, task, episodes, seed=seed, batch_size=batch_size,
+                           greedy=greedy, record_units=True)
+    collected = []
+    writer = RecordingWriter(out, attrs, prov, manipulations, compression=compression) if out else None
+    try:
+        offset = 0
+        for batch in batches:
+            steps, units, trials = _batch_arrays(task, batch, circuit.gamma, offset,
+                                                 len(manipulations))
+            offset += len(batch["actions"])
+            if writer is not None:
+                writer.append(steps, trials, units)
+            else:
+                collected.append((steps, units, trials))
+            if bar is not None:
+                bar.update(len(batch["actions"]))
+        if circuit.weight_hash() != hash_before:
+            raise RuntimeError("run: the weights changed during a frozen run")
+    except BaseException:
+        if writer is not None:
+            writer.abort()
+        raise
+    finally:
+        if bar is not None:
+            bar.close()
+    if writer is not None:
+        writer.f.attrs["weight_hash_after"] = hash_before
+        writer.close()
+        return Recording.read(out)
+    cat = lambda i, k: np.concatenate([c[i][k] for c in collected])  # noqa: E731
+    steps = {k: cat(0, k) for k in collected[0][0]}
+    units = {k: cat(1, k) for k in collected[0][1]}
+    trials = {k: cat(2, k) for k in collected[0][2]}
+    attrs.update(n_steps=len(steps["action"]), n_trials=len(trials["trial"]),
+                 weight_hash_after=hash_before)
+    return Recording(attrs, trials, steps, manipulations, prov, units)
