@@ -50,6 +50,21 @@ def _setting(text: str):
     return key.strip(), value
 
 
+def _finite(obj):
+    """JSON-safe copy: NaN and infinities become null (JSON has no NaN)."""
+    import math
+
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite(v) for v in obj]
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if hasattr(obj, "item"):  # numpy scalars
+        return _finite(obj.item())
+    return obj
+
+
 # ----------------------------------------------------------------------------- commands
 def cmd_protocols(args) -> int:
     from protocols import REGISTRY
@@ -131,7 +146,7 @@ def cmd_evaluate(args) -> int:
     res = evaluate_bandit(circuit, episodes=args.episodes, seed=args.seed,
                           task_overrides=overrides, greedy=args.greedy)
     if args.json:
-        print(json.dumps(res))
+        print(json.dumps(_finite(res)))
         return 0
     print(f"{args.checkpoint}: {res['episodes']} episodes × {res['trials']} trials, "
           f"{res['arms']} arms ({res['variant']}{', probs ' + str(args.probs) if args.probs else ''}), "
@@ -207,6 +222,46 @@ def cmd_info(args) -> int:
     return 0
 
 
+def cmd_analyze(args) -> int:
+    import importlib
+
+    from protocols import REGISTRY, names
+
+    if args.list:
+        if args.list not in names():
+            raise UsageError(f"--list: unknown protocol {args.list!r}; expected one of {names()}")
+        module = importlib.import_module(REGISTRY[args.list][0])
+        width = max(len(k) for k in module.STATS)
+        for k, v in module.STATS.items():
+            print(f"{k:<{width}}  {v}")
+        return 0
+    if not args.recording:
+        raise UsageError("analyze: give a recording (run.h5) or --list PROTOCOL")
+    from .recording import read_recording
+
+    rec = read_recording(args.recording)
+    protocol = rec.attrs["protocol"]
+    module = importlib.import_module(REGISTRY[protocol][0])
+    result = module.analyze(rec, seed=args.seed)
+    if args.figures:
+        result["figures"] = module.figures(rec, result, args.figures)
+    if args.json:
+        out = {k: result[k] for k in ("protocol", "stats", "reference") if k in result}
+        print(json.dumps(_finite(out)))
+        return 0
+    print(f"{args.recording}: protocol {protocol}, {rec.attrs['n_episodes']} episodes")
+    width = max(len(k) for k in result["stats"])
+    for k, v in result["stats"].items():
+        sem = f" ± {v['sem']:.3f}" if v.get("sem") is not None else ""
+        ref = result["reference"].get(k)
+        ref = (f"   paper {ref['paper']}" + (f", lab {ref['lab']}" if ref.get("lab") is not None else "")
+               + f" ({ref['source']})") if ref else ""
+        print(f"  {k:<{width}}  {v['value']:.4g}{sem}{ref}")
+    for path in result.get("figures", []):
+        print(f"  figure: {path}")
+    return 0
+
+
 # ------------------------------------------------------------------------------ parser
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
@@ -265,6 +320,14 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--no-validate", dest="validate", action="store_false",
                    help="skip validation of the written file")
     s.set_defaults(func=cmd_export)
+
+    s = sub.add_parser("analyze", help="run a protocol's analyses on a recording")
+    s.add_argument("recording", nargs="?", help="an HDF5 recording written by `pfcda run`")
+    s.add_argument("--list", metavar="PROTOCOL", help="name and explain every statistic of PROTOCOL")
+    s.add_argument("--json", action="store_true", help="print one JSON object")
+    s.add_argument("--figures", metavar="DIR", help="write figures (PNG and SVG) to DIR")
+    s.add_argument("--seed", type=_int, default=0, help="seed of the reference agents (0)")
+    s.set_defaults(func=cmd_analyze)
 
     s = sub.add_parser("info", help="summarise a recording: protocol, counts, provenance")
     s.add_argument("recording", help="an HDF5 recording written by `pfcda run`")

@@ -44,7 +44,9 @@ def iter_batches(circuit, task, n_episodes: int, seed: int = 0, batch_size: int 
 
     params: optional per-episode task parameters ({name: [n_episodes, …] tensor}); by default they
     are drawn from the task's distribution with ``seed``, so every agent given the same seed and
-    task sees the same episodes. Episodes of one batch must share their length.
+    task sees the same episodes. Episodes may differ in length: a batch runs until each of its
+    episodes has ended once, and ``valid`` [b, steps] marks each episode's own steps (a prefix;
+    steps after an episode's end belong to no recorded episode).
     lesion: optional ``{"units": [...], "inputs": [...]}`` (see :func:`pfc.lesions.lesioned`).
     """
     if n_episodes < 1:
@@ -67,7 +69,8 @@ def iter_batches(circuit, task, n_episodes: int, seed: int = 0, batch_size: int 
             state = net.initial_state(b)
             prev_a = torch.full((b,), -1, dtype=torch.long)
             prev_r = torch.zeros(b)
-            steps = {k: [] for k in ("obs", "actions", "rewards", "values", "policy", "info")}
+            steps = {k: [] for k in ("obs", "actions", "rewards", "values", "policy", "info", "valid")}
+            alive = torch.ones(b, dtype=torch.bool)
             if record_units:
                 steps.update({k: [] for k in ("hidden", "cell")[:len(state)]})
             while True:
@@ -82,11 +85,14 @@ def iter_batches(circuit, task, n_episodes: int, seed: int = 0, batch_size: int 
                     steps["hidden"].append(o.state[0])
                     if len(o.state) > 1:
                         steps["cell"].append(o.state[1])
-                if bool(res.done.all()):
+                steps["valid"].append(alive.clone())
+                alive &= ~res.done
+                if not bool(alive.any()):
                     break
-                if bool(res.done.any()):
-                    raise ValueError("episodes of one batch must have the same length")
-                state, prev_a, prev_r, obs = o.state, a, res.reward, res.obs
+                state = net.reset_where(o.state, res.done, net.initial_state(b))
+                prev_a = torch.where(res.done, -1, a)
+                prev_r = torch.where(res.done, 0.0, res.reward)
+                obs = res.obs
             infos = steps.pop("info")
             batch = {k: torch.stack(v, 1) for k, v in steps.items()}
             batch["info"] = {k: torch.stack([i[k] for i in infos], 1) for k in infos[0]}
@@ -97,12 +103,14 @@ def iter_batches(circuit, task, n_episodes: int, seed: int = 0, batch_size: int 
 def rollout(circuit, task, n_episodes: int, seed: int = 0, batch_size: int = 1000,
             params: dict | None = None, greedy: bool = False, lesion: dict | None = None) -> Rollout:
     """All episodes of :func:`iter_batches` gathered into numpy arrays [episodes, steps], with
-    the weight hash before and after the run."""
+    the weight hash before and after the run (episodes of equal length only)."""
     before = circuit.net.weight_hash()
     g = torch.Generator().manual_seed(seed)
     if params is None:
         params = task.sample_params(n_episodes, g)
     batches = list(iter_batches(circuit, task, n_episodes, seed, batch_size, params, greedy, lesion))
+    if len({b["actions"].shape[1] for b in batches}) > 1 or not all(bool(b["valid"].all()) for b in batches):
+        raise ValueError("rollout: episodes of different lengths; use iter_batches or circuit.run")
     cat = lambda k: torch.cat([b[k] for b in batches]).numpy()  # noqa: E731
     info = {k: torch.cat([b["info"][k] for b in batches]).numpy() for k in batches[0]["info"]}
     return Rollout(cat("actions"), cat("rewards"), cat("values"), info,

@@ -20,29 +20,37 @@ from .recording import Recording, RecordingWriter
 
 
 def _batch_arrays(task, batch: dict, gamma: float, episode_offset: int, n_manip: int):
-    """Flatten one batch of episodes into per-step rows, unit rows and trial rows."""
+    """Flatten one batch of episodes into per-step rows, unit rows and trial rows (each
+    episode's own steps only: ``batch["valid"]``)."""
     b, T = batch["actions"].shape
+    valid = batch["valid"]
     values = batch["values"]
-    next_values = torch.cat([values[:, 1:], torch.zeros(b, 1)], dim=1)  # V = 0 after the end
-    dones = torch.zeros(b, T, dtype=torch.bool)
-    dones[:, -1] = True
-    delta = td_error(batch["rewards"], values, next_values, dones, gamma)
+    # V = 0 after an episode's last step; episodes' steps are a prefix of the batch's steps
+    next_valid = torch.cat([valid[:, 1:], torch.zeros(b, 1, dtype=torch.bool)], dim=1)
+    next_values = torch.cat([values[:, 1:], torch.zeros(b, 1)], dim=1) * next_valid
+    delta = td_error(batch["rewards"], values, next_values, ~next_valid, gamma)
     labels = task.step_labels(batch)
-    flat = lambda x: np.ascontiguousarray(np.asarray(x).reshape(b * T, *np.asarray(x).shape[2:]))  # noqa: E731
+    keep = valid.numpy().reshape(-1)
+
+    def flat(x, dtype):
+        x = np.asarray(x)
+        return np.ascontiguousarray(x.reshape(b * T, *x.shape[2:])[keep], dtype=dtype)
+
+    episode = np.broadcast_to(np.arange(episode_offset, episode_offset + b)[:, None], (b, T))
     steps = {
-        "episode": np.repeat(np.arange(episode_offset, episode_offset + b, dtype=np.int64), T),
-        "step": np.tile(np.arange(T, dtype=np.int32), b),
-        "trial": flat(labels["trial"]).astype(np.int32),
-        "phase": flat(labels["phase"]).astype(np.int8),
-        "obs": flat(batch["obs"].numpy()).astype(np.float32),
-        "action": flat(batch["actions"].numpy()).astype(np.int16),
-        "reward": flat(batch["rewards"].numpy()).astype(np.float32),
-        "value": flat(values.numpy()).astype(np.float32),
-        "delta": flat(delta.numpy()).astype(np.float32),
-        "policy": flat(batch["policy"].numpy()).astype(np.float32),
-        "manipulation_active": np.zeros((b * T, n_manip), dtype=bool),
+        "episode": flat(episode, np.int64),
+        "step": flat(np.broadcast_to(np.arange(T), (b, T)), np.int32),
+        "trial": flat(labels["trial"], np.int32),
+        "phase": flat(labels["phase"], np.int8),
+        "obs": flat(batch["obs"].numpy(), np.float32),
+        "action": flat(batch["actions"].numpy(), np.int16),
+        "reward": flat(batch["rewards"].numpy(), np.float32),
+        "value": flat(values.numpy(), np.float32),
+        "delta": flat(delta.numpy(), np.float32),
+        "policy": flat(batch["policy"].numpy(), np.float32),
     }
-    units = {k: flat(batch[k].numpy()).astype(np.float32) for k in ("hidden", "cell") if k in batch}
+    steps["manipulation_active"] = np.zeros((len(steps["action"]), n_manip), dtype=bool)
+    units = {k: flat(batch[k].numpy(), np.float32) for k in ("hidden", "cell") if k in batch}
     trials = task.trial_table(batch)
     trials["episode"] = trials["episode"].astype(np.int64) + episode_offset
     return steps, units, trials

@@ -19,7 +19,7 @@ from pfc.plasticity import a2c_loss, make_optimizer
 
 from .agent import Circuit, load_checkpoint
 from .config import TrainConfig
-from .evaluate import rollout, sample_actions
+from .evaluate import iter_batches, sample_actions
 from .provenance import provenance
 
 
@@ -28,15 +28,18 @@ def _anneal(start: float, end: float | None, frac: float) -> float:
 
 
 def evaluate_score(circuit, episodes: int, seed: int) -> dict:
-    """Frozen-weight score used during training: mean return, and regret where the task has it."""
+    """Frozen-weight score used during training: mean episode return, and mean regret where the
+    task reports it (episodes may differ in length)."""
     task = circuit.make_task()
     was_training = circuit.net.training
-    ro = rollout(circuit, task, episodes, seed=seed)
+    total = {"return": 0.0}
+    for b in iter_batches(circuit, task, episodes, seed=seed):
+        valid = b["valid"].float()
+        total["return"] += float((b["rewards"] * valid).sum())
+        if "regret" in b["info"]:
+            total["regret"] = total.get("regret", 0.0) + float((b["info"]["regret"] * valid).sum())
     circuit.net.train(was_training)
-    out = {"return": float(ro.rewards.sum(1).mean())}
-    if "regret" in ro.info:
-        out["regret"] = float(ro.info["regret"].sum(1).mean())
-    return out
+    return {k: v / episodes for k, v in total.items()}
 
 
 def train(cfg: TrainConfig, out: str | None = None, resume: str | None = None,

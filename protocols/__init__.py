@@ -12,6 +12,10 @@ REGISTRY = {
                "Wang et al. 2018 Fig. 1; Wang et al. 2016 (LTRL)",
                "Bernoulli K-armed bandit, 100 trials; arm probabilities drawn per episode "
                "(independent or correlated)"),
+    "matching": ("protocols.matching", "MatchingTask",
+                 "Wang et al. 2018 Sim 1 (Fig. 2); Tsutsui et al. 2016; Lau & Glimcher 2005",
+                 "baited two-armed foraging with fixation; matching law, reward/choice history, "
+                 "unit coding"),
 }
 
 

@@ -69,7 +69,8 @@ class Task:
 
     def trial_table(self, batch: dict) -> dict:
         """One row per trial of a batch (columns as numpy arrays, episode-major), with at least
-        ``episode`` (index within the batch), ``trial``, ``choice`` and ``reward``."""
+        ``episode`` (index within the batch), ``trial``, ``choice`` and ``reward``; only the
+        steps marked in ``batch["valid"]`` belong to the batch's episodes."""
         raise NotImplementedError
 
 
