@@ -16,6 +16,12 @@ REGISTRY = {
                  "Wang et al. 2018 Sim 1 (Fig. 2); Tsutsui et al. 2016; Lau & Glimcher 2005",
                  "baited two-armed foraging with fixation; matching law, reward/choice history, "
                  "unit coding"),
+    "volatility": ("protocols.volatility", "VolatilityTask",
+                   "Wang et al. 2018 Sim 2 (Fig. 3); Behrens et al. 2007",
+                   "two options, cued magnitudes, switching volatility; learning rate adapts"),
+    "reversal": ("protocols.reversal", "ReversalTask",
+                 "Wang et al. 2018 Sim 3 (Fig. 4); Bromberg-Martin et al. 2010",
+                 "forced-choice cue task with uncued reversals; RPEs reflect inferred value"),
 }
 
 

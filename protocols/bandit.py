@@ -163,7 +163,8 @@ def train_defaults(variant: str = "independent", arms: int = 2) -> dict:
     return {
         "circuit": {"protocol": "bandit", "task": {"variant": variant, "arms": arms},
                     "core": "lstm", "n_units": 48, "gamma": gamma},
-        "steps": 60_000_000, "batch_size": 256, "t_max": 20,
+        "steps": 150_000_000 if variant == "independent" else 120_000_000,
+        "batch_size": 256, "t_max": 20,
         "optimizer": "adam", "lr": 2e-3, "lr_final": 1e-4,
         "beta_v": 0.25, "beta_e": 0.05, "beta_e_final": 0.0,
         "eval_every": 4_000_000, "eval_episodes": 1000, "checkpoint_every": 10_000_000,
