@@ -249,19 +249,12 @@ def analyze(rec, seed: int = 0) -> dict:
 
 def figures(rec, result: dict, outdir: str) -> list[str]:
     """Fig. 1d-like cumulative-regret curve and Fig. 1e,f-like PCA of unit activity."""
-    import os
+    from .plotting import save, subplots
 
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    os.makedirs(outdir, exist_ok=True)
-    paths = []
     mean = np.array(result["curves"]["regret_mean"])
     sem = np.array(result["curves"]["regret_sem"])
     t = np.arange(1, len(mean) + 1)
-    fig, ax = plt.subplots(figsize=(4, 3.2))
+    fig, ax = subplots(figsize=(4, 3.2))
     ax.plot(t, mean, color="k", label="circuit (frozen)")
     ax.fill_between(t, mean - 1.96 * sem, mean + 1.96 * sem, color="k", alpha=0.2, lw=0)
     colors = {"bayes_optimal": "tab:green", "gittins": "tab:blue", "thompson": "tab:orange",
@@ -273,27 +266,16 @@ def figures(rec, result: dict, outdir: str) -> list[str]:
     ax.set_xlabel("trial")
     ax.set_ylabel("cumulative regret")
     ax.legend(frameon=False, fontsize=7)
-    ax.spines[["top", "right"]].set_visible(False)
-    fig.tight_layout()
-    for ext in ("png", "svg"):
-        p = os.path.join(outdir, f"bandit_regret.{ext}")
-        fig.savefig(p, dpi=150)
-        paths.append(p)
-    plt.close(fig)
+    paths = save(fig, outdir, "bandit_regret")
     if "hidden" in rec.units:
         probs = _probs_per_episode(rec.trials, rec.attrs["action_names"])
         if probs.shape[1] == 2 and np.ptp(probs[:, 0]) > 0:
             scores, explained, rho = last_trial_pca(rec.units["hidden"], rec.steps, probs[:, 0])
-            fig, ax = plt.subplots(figsize=(4, 3.2))
+            fig, ax = subplots(figsize=(4, 3.2))
             sc = ax.scatter(scores[:, 0], scores[:, 1], c=probs[:, 0], cmap="viridis", s=6)
             fig.colorbar(sc, ax=ax, label="p_left")
             ax.set_xlabel(f"PC1 ({explained[0]:.0%})")
             ax.set_ylabel(f"PC2 ({explained[1]:.0%})")
             ax.set_title(f"units at the last trial; Spearman ρ(PC1, p_L) = {rho:.2f}", fontsize=8)
-            fig.tight_layout()
-            for ext in ("png", "svg"):
-                p = os.path.join(outdir, f"bandit_pca.{ext}")
-                fig.savefig(p, dpi=150)
-                paths.append(p)
-            plt.close(fig)
+            paths += save(fig, outdir, "bandit_pca")
     return paths

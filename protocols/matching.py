@@ -379,16 +379,10 @@ def analyze(rec, seed: int = 0) -> dict:
 
 def figures(rec, result: dict, outdir: str) -> list[str]:
     """Fig. 2d (matching), Fig. 2f (lag coefficients), Fig. 2e (unit coding) analogues."""
-    import os
+    from .plotting import save, subplots
 
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    os.makedirs(outdir, exist_ok=True)
     c, st = result["curves"], result["stats"]
-    fig, axes = plt.subplots(1, 3, figsize=(11, 3.2))
+    fig, axes = subplots(1, 3, figsize=(11, 3.2))
     ax = axes[0]
     ax.scatter(c["matching_x"], c["matching_y"], s=5, color="k", alpha=0.5)
     xs = np.linspace(min(c["matching_x"]), max(c["matching_x"]), 2)
@@ -411,13 +405,4 @@ def figures(rec, result: dict, outdir: str) -> list[str]:
     ax.bar(range(len(names)), [st[f"unit_abs_r_{n}"]["value"] for n in names], color="grey")
     ax.set_xticks(range(len(names)), ["a(t-1)", "r(t-1)", "a×r", "v_L"][:len(names)])
     ax.set_ylabel("mean |partial r|")
-    for a in axes:
-        a.spines[["top", "right"]].set_visible(False)
-    fig.tight_layout()
-    paths = []
-    for ext in ("png", "svg"):
-        p = os.path.join(outdir, f"matching.{ext}")
-        fig.savefig(p, dpi=150)
-        paths.append(p)
-    plt.close(fig)
-    return paths
+    return save(fig, outdir, "matching")

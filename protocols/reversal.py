@@ -247,17 +247,12 @@ def analyze(rec, seed: int = 0) -> dict:
 def figures(rec, result: dict, outdir: str) -> list[str]:
     """Fig. 4b-like bars of cue-onset δ by condition, and Fig. 4c-like PCA of unit activity at
     each step of the reversal trial and the next, coloured by the latent state."""
-    import os
-
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     from sklearn.decomposition import PCA
 
-    os.makedirs(outdir, exist_ok=True)
+    from .plotting import save, subplots
+
     st = result["stats"]
-    fig, axes = plt.subplots(1, 2, figsize=(8, 3.2))
+    fig, axes = subplots(1, 2, figsize=(8, 3.2))
     ax = axes[0]
     for i, c in enumerate(("before", "experienced", "inferred")):
         for j, (v, col) in enumerate((("rewarded", "tab:red"), ("unrewarded", "tab:blue"))):
@@ -283,13 +278,4 @@ def figures(rec, result: dict, outdir: str) -> list[str]:
             ax.set_xlabel("PC1")
             ax.set_ylabel("PC2")
             ax.set_title("reversal trial and next: units by latent state", fontsize=8)
-    for a in axes:
-        a.spines[["top", "right"]].set_visible(False)
-    fig.tight_layout()
-    paths = []
-    for ext in ("png", "svg"):
-        p = os.path.join(outdir, f"reversal.{ext}")
-        fig.savefig(p, dpi=150)
-        paths.append(p)
-    plt.close(fig)
-    return paths
+    return save(fig, outdir, "reversal")

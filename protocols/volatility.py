@@ -401,28 +401,14 @@ def analyze(rec, seed: int = 0) -> dict:
 
 def figures(rec, result: dict, outdir: str) -> list[str]:
     """Fig. 3d-like bars of the learning rate by block."""
-    import os
+    from .plotting import save, subplots
 
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    os.makedirs(outdir, exist_ok=True)
     st = result["stats"]
     names = [n for n in BLOCK_NAMES if f"lr_{n}" in st]
-    fig, ax = plt.subplots(figsize=(4, 3.2))
+    fig, ax = subplots(figsize=(4, 3.2))
     ax.bar(range(len(names)), [st[f"lr_{n}"]["value"] for n in names],
            color=["tab:blue" if n.startswith("stable") else "tab:red" for n in names])
     ax.set_xticks(range(len(names)), [n.replace("_", " ") for n in names])
     ax.set_yscale("log")
     ax.set_ylabel("learning rate (RW fit)")
-    ax.spines[["top", "right"]].set_visible(False)
-    fig.tight_layout()
-    paths = []
-    for ext in ("png", "svg"):
-        p = os.path.join(outdir, f"volatility.{ext}")
-        fig.savefig(p, dpi=150)
-        paths.append(p)
-    plt.close(fig)
-    return paths
+    return save(fig, outdir, "volatility")
