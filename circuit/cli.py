@@ -343,6 +343,9 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print("pfcda: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # output piped into e.g. `head`: stop quietly
+        sys.stderr.close()
+        return 0
     except (ValueError, OSError, RuntimeError) as e:  # includes CheckpointError, UsageError
         print(f"pfcda {args.command}: error: {e}", file=sys.stderr)
         return 2

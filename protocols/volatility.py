@@ -380,6 +380,17 @@ def analyze(rec, seed: int = 0) -> dict:
     E = len(np.unique(tr["episode"]))
     correct = tr["correct"].reshape(E, -1)
     bayes = bayes_observer(correct)
+    # the same learning-rate method applied to a Bayesian agent that tracks volatility: it
+    # chooses by expected value under the observer's prediction (softmax, β = 10)
+    rng = np.random.default_rng(seed)
+    z = 10.0 * (bayes["p_a"] * tr["magnitude_a"].reshape(E, -1)
+                - (1 - bayes["p_a"]) * tr["magnitude_b"].reshape(E, -1))
+    bayes_choice = (rng.random(z.shape) >= 1 / (1 + np.exp(-z))).astype(np.int16).reshape(-1)
+    m = tr["order"] == 0
+    if m.any():
+        lr = half_learning_rates(_subset({**tr, "choice": bayes_choice}, m), "stable_first")
+        stats["bayes_lr_ratio_stable_first"] = {"value": lr["volatile_2"] / lr["stable_1"],
+                                                "sem": None}
     if "hidden" in rec.units:
         stats["decoded_volatility_r"] = {
             "value": decode_volatility(rec.units["hidden"], bayes["volatility"].reshape(-1),
