@@ -26,7 +26,8 @@ REGISTRY = {
 
 
 #: protocol → the shipped checkpoint that `pfcda run PROTOCOL` uses by default
-DEFAULT_CHECKPOINTS = {"bandit": "bandit_independent"}
+DEFAULT_CHECKPOINTS = {"bandit": "bandit_independent", "matching": "matching",
+                       "volatility": "volatility", "reversal": "reversal"}
 
 
 def names() -> list[str]:
