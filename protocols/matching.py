@@ -278,8 +278,7 @@ def history_design(trials: dict, n_lags: int = N_LAGS, fraction_kept: float = 2 
     choice = trials["choice"]
     side = np.where(choice == RIGHT, 1.0, np.where(choice == LEFT, -1.0, 0.0))
     rew = side * (trials["reward"] > 0)
-    n_in_ep = np.zeros(len(ep), dtype=int)
-    eps, start = np.unique(ep, return_index=True)
+    _, start = np.unique(ep, return_index=True)
     counts = np.diff(np.r_[start, len(ep)])
     n_in_ep = np.repeat(counts, counts)
     cols, names = [], []

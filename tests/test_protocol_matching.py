@@ -13,8 +13,6 @@ import pytest
 from circuit.run import run
 from protocols import matching
 
-pytestmark = pytest.mark.usefixtures("shipped")
-
 
 @pytest.fixture(scope="module")
 def analysis(shipped):
