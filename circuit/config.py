@@ -50,7 +50,12 @@ class TrainConfig:
     @classmethod
     def from_dict(cls, d: dict) -> "TrainConfig":
         d = dict(d)
-        circuit = CircuitConfig(**d.pop("circuit", {}))
+        c = dict(d.pop("circuit", {}))
+        known_c = {f.name for f in dataclasses.fields(CircuitConfig)}
+        if set(c) - known_c:
+            raise ValueError(f"circuit config: unknown fields {sorted(set(c) - known_c)}; "
+                             f"expected {sorted(known_c)}")
+        circuit = CircuitConfig(**c)
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = set(d) - known
         if unknown:

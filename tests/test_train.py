@@ -50,3 +50,5 @@ def test_config_round_trip_and_unknown_field():
     assert TrainConfig.from_dict(cfg.to_dict()) == cfg
     with pytest.raises(ValueError, match="unknown fields"):
         TrainConfig.from_dict({"learning_rate": 1e-3})
+    with pytest.raises(ValueError, match="circuit config: unknown fields"):
+        TrainConfig.from_dict({"circuit": {"units": 48}})
