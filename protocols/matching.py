@@ -205,16 +205,19 @@ class MatchingTask(Task):
 
 
 def train_defaults(split: str = "train", **_) -> dict:
-    """The shipped matching circuit's training configuration: the paper's γ = 0.75, 48 LSTM
-    units; full-episode-length unrolls are too long for 50–100-trial episodes of 2 steps, so
-    unrolls of 100 steps (50 trials) carry the state across (truncated BPTT)."""
+    """The shipped matching circuit's training configuration: the paper's γ = 0.75 and 48 LSTM
+    units; many small updates (32 episodes × 10-step unrolls, the state carried across unrolls:
+    47,000 updates in 15 M steps). Measured on held-out p₀ (seed 0): with 128 × 100-step
+    unrolls for 40 M steps the circuit alternated and undermatched (slope 0.24, left-value
+    coding below last-reward coding); with 32 × 20-step unrolls the reward kernel stayed flat
+    over lags 1–6 (Σ lags 4–15 > Σ lags 1–3); 10-step unrolls gave the paper's pattern."""
     return {
         "circuit": {"protocol": "matching", "task": {"split": split}, "core": "lstm",
                     "n_units": 48, "gamma": 0.75},
-        "steps": 40_000_000, "batch_size": 128, "t_max": 100,
+        "steps": 15_000_000, "batch_size": 32, "t_max": 10,
         "optimizer": "adam", "lr": 2e-3, "lr_final": 1e-4,
         "beta_v": 0.25, "beta_e": 0.05, "beta_e_final": 0.0,
-        "eval_every": 4_000_000, "eval_episodes": 500, "checkpoint_every": 10_000_000,
+        "eval_every": 1_500_000, "eval_episodes": 500, "checkpoint_every": 5_000_000,
     }
 
 
