@@ -214,9 +214,8 @@ def cue_rpe_table(rec) -> dict:
     s, tr = rec.steps, rec.trials
     fix = s["phase"] == 0
     delta = s["delta"][fix]
-    ep, trial = tr["episode"], tr["trial"]
-    rev = tr["reversal"]
-    # index of the reversal trial in the same episode, for the trial after it
+    ep, rev = tr["episode"], tr["reversal"]
+    # the trial after a reversal trial, in the same episode
     after = np.r_[False, rev[:-1] & (ep[1:] == ep[:-1])]
     rev_cue = np.r_[-1, tr["cue"][:-1]]
     before = np.r_[rev[1:] & (ep[1:] == ep[:-1]), False]  # the trial just before a reversal

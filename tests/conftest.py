@@ -27,3 +27,27 @@ def shipped():
     from circuit.agent import load_checkpoint, shipped_checkpoints
 
     return {name: load_checkpoint(path)[0] for name, path in shipped_checkpoints().items()}
+
+
+@pytest.fixture(scope="session")
+def shipped_stats(shipped):
+    """``get(name, episodes, **task_overrides)``: the protocol analysis of a frozen run of the
+    shipped checkpoint ``name`` (seed 0), cached; skips where that checkpoint is not shipped."""
+    import importlib
+
+    from circuit.run import run
+    from protocols import REGISTRY
+
+    cache = {}
+
+    def get(name, episodes, **task_overrides):
+        if name not in shipped:
+            pytest.skip(f"no shipped {name} checkpoint")
+        key = (name, episodes, tuple(sorted(task_overrides.items())))
+        if key not in cache:
+            protocol = shipped[name].config.protocol
+            rec = run(name, episodes=episodes, seed=0, task_overrides=task_overrides or None)
+            cache[key] = importlib.import_module(REGISTRY[protocol][0]).analyze(rec)["stats"]
+        return cache[key]
+
+    return get

@@ -10,16 +10,11 @@ held-out p₀ (the paper's generalisation conditions).
 """
 import pytest
 
-from circuit.run import run
-from protocols import matching
 
 
-@pytest.fixture(scope="module")
-def analysis(shipped):
-    if "matching" not in shipped:
-        pytest.skip("no shipped matching checkpoint")
-    rec = run("matching", episodes=500, seed=0, task_overrides={"split": "heldout"})
-    return matching.analyze(rec)["stats"]
+@pytest.fixture
+def analysis(shipped_stats):
+    return shipped_stats("matching", 500, split="heldout")
 
 
 def test_undermatching_on_heldout_p0(analysis):

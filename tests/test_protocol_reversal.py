@@ -9,16 +9,11 @@ weights frozen, fixed seed.
 """
 import pytest
 
-from circuit.run import run
-from protocols import reversal
 
 
-@pytest.fixture(scope="module")
-def stats(shipped):
-    if "reversal" not in shipped:
-        pytest.skip("no shipped reversal checkpoint")
-    rec = run("reversal", episodes=600, seed=0)
-    return reversal.analyze(rec)["stats"]
+@pytest.fixture
+def stats(shipped_stats):
+    return shipped_stats("reversal", 600)
 
 
 def test_cue_rpe_before_reversal(stats):

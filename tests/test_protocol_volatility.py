@@ -8,16 +8,11 @@ the Behrens schedule in both orders.
 """
 import pytest
 
-from circuit.run import run
-from protocols import volatility
 
 
-@pytest.fixture(scope="module")
-def analysis(shipped):
-    if "volatility" not in shipped:
-        pytest.skip("no shipped volatility checkpoint")
-    rec = run("volatility", episodes=400, seed=0, task_overrides={"schedule": "behrens"})
-    return volatility.analyze(rec)["stats"]
+@pytest.fixture
+def analysis(shipped_stats):
+    return shipped_stats("volatility", 400, schedule="behrens")
 
 
 @pytest.mark.parametrize("order", ["stable_first", "volatile_first"])

@@ -36,9 +36,10 @@ def test_invalid_response_is_punished_and_voids_the_reward():
     task.step(torch.tensor([FIXATE, 1]))  # episode 1 breaks fixation
     task.step(torch.tensor([FIXATE, FIXATE]))
     cue = task.cues[:, 0]
-    r = task.step(torch.stack([1 + cue[0], 1 + cue[1]]))
+    task.step(torch.stack([1 + cue[0], 1 + cue[1]]))
     out = task.step(torch.tensor([FIXATE, FIXATE]))
     assert out.reward[1] == 0 and out.info["error"][1]
+    assert out.reward[0] == float(cue[0] == task.rewarded[0, 0]) and not out.info["error"][0]
 
 
 def test_reversals_are_first_trials_of_switched_blocks():
