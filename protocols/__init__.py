@@ -27,7 +27,7 @@ REGISTRY = {
 
 #: protocol → the shipped checkpoint that `pfcda run PROTOCOL` uses by default
 DEFAULT_CHECKPOINTS = {"bandit": "bandit_independent", "matching": "matching",
-                       "volatility": "volatility", "reversal": "reversal"}
+                       "reversal": "reversal"}
 
 
 def names() -> list[str]:
