@@ -22,6 +22,9 @@ REGISTRY = {
     "reversal": ("protocols.reversal", "ReversalTask",
                  "Wang et al. 2018 Sim 3 (Fig. 4); Bromberg-Martin et al. 2010",
                  "forced-choice cue task with uncued reversals; RPEs reflect inferred value"),
+    "twostep": ("protocols.twostep", "TwoStepTask",
+                "Wang et al. 2018 Sim 4 (Fig. 5); Miller et al. 2017; Daw et al. 2011",
+                "two-step task (variants miller, daw): model-based choices and RPEs"),
 }
 
 
