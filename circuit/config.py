@@ -42,6 +42,7 @@ class TrainConfig:
     threads: int = 1  # torch threads for this process (1 where processes share the machine)
     eval_every: int = 2_000_000  # steps between frozen-weight evaluations (0 = never)
     eval_episodes: int = 500  # episodes per periodic evaluation
+    eval_task: dict = field(default_factory=dict)  # task options of the evaluations (e.g. held-out objects)
     checkpoint_every: int = 5_000_000  # steps between checkpoints written during training
 
     def to_dict(self) -> dict:

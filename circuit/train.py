@@ -27,10 +27,11 @@ def _anneal(start: float, end: float | None, frac: float) -> float:
     return start if end is None else start + (end - start) * frac
 
 
-def evaluate_score(circuit, episodes: int, seed: int) -> dict:
-    """Frozen-weight score used during training: mean episode return, and mean regret where the
-    task reports it (episodes may differ in length)."""
-    task = circuit.make_task()
+def evaluate_score(circuit, episodes: int, seed: int, task_options: dict | None = None) -> dict:
+    """Frozen-weight score used during training: mean episode return, mean regret where the
+    task reports it, and the task's own per-episode scores where it defines ``score(batch)``
+    (episodes may differ in length)."""
+    task = circuit.make_task(**(task_options or {}))
     was_training = circuit.net.training
     total = {"return": 0.0}
     for b in iter_batches(circuit, task, episodes, seed=seed):
@@ -38,6 +39,9 @@ def evaluate_score(circuit, episodes: int, seed: int) -> dict:
         total["return"] += float((b["rewards"] * valid).sum())
         if "regret" in b["info"]:
             total["regret"] = total.get("regret", 0.0) + float((b["info"]["regret"] * valid).sum())
+        if hasattr(task, "score"):
+            for k, v in task.score(b).items():
+                total[k] = total.get(k, 0.0) + v
     circuit.net.train(was_training)
     return {k: v / episodes for k, v in total.items()}
 
@@ -133,7 +137,8 @@ def train(cfg: TrainConfig, out: str | None = None, resume: str | None = None,
         if every_eval and ((update + 1) % every_eval == 0 or update + 1 == n_updates):
             t_eval0 = time.perf_counter()
             net.eval()
-            score = evaluate_score(circuit, cfg.eval_episodes, seed=10_000 + cfg.seed)
+            score = evaluate_score(circuit, cfg.eval_episodes, seed=10_000 + cfg.seed,
+                                   task_options=cfg.eval_task)
             net.train()
             eval_seconds += time.perf_counter() - t_eval0
             # "seconds": training wall time, evaluations excluded

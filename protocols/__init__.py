@@ -25,6 +25,9 @@ REGISTRY = {
     "twostep": ("protocols.twostep", "TwoStepTask",
                 "Wang et al. 2018 Sim 4 (Fig. 5); Miller et al. 2017; Daw et al. 2011",
                 "two-step task (variants miller, daw): model-based choices and RPEs"),
+    "harlow": ("protocols.harlow", "HarlowTask", "Wang et al. 2018 Sim 5 (Fig. 6); Harlow 1949",
+               "learning-set task: two novel objects per episode, one always rewarded; "
+               "held-out objects at test"),
 }
 
 
