@@ -30,11 +30,15 @@ def test_rewarded_object_pays_wherever_it_appears():
         assert torch.all(r.reward == 0.2)
         obs = r.obs
         left_is_good = (obs[:, 1:1 + F] == good).all(1)
-        right_is_good = (obs[:, 1 + F:] == good).all(1)
+        right_is_good = (obs[:, 1 + F:1 + 2 * F] == good).all(1)
         assert torch.all(left_is_good ^ right_is_good)  # the rewarded object is on one side
         r = task.step(torch.where(left_is_good, LEFT, RIGHT))
         assert torch.all(r.reward == 1.0) and torch.all(r.info["correct"])
         total += r.reward
+        assert torch.all(r.obs[:, 1 + 2 * F:] == good)  # outcome: the chosen object, centred
+        assert torch.all(r.obs[:, :1 + 2 * F] == 0)
+        r = task.step(torch.full((B,), FIXATE))
+        assert torch.all(r.reward == 0)
         obs = r.obs
     assert torch.all(r.done)
     side = task.sample_params(5000, g)["rewarded_left"].float().mean()
@@ -51,6 +55,10 @@ def test_wrong_object_and_no_choice_cost_one():
     r = task.step(torch.stack([wrong[0], torch.tensor(FIXATE), torch.where(left_good, LEFT, RIGHT)[2]]))
     assert r.reward.tolist() == [-1.0, -1.0, 1.0]
     assert r.info["error"].tolist() == [False, True, False]
+    F = task.features
+    assert torch.all(r.obs[1, 1 + 2 * F:] == 0)  # nothing selected, nothing centred
+    bad = task.objects[task.obj_idx[0, 1]]
+    assert torch.equal(r.obs[0, 1 + 2 * F:], bad)
 
 
 def test_two_distinct_objects_per_episode_and_bad_options():

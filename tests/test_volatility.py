@@ -58,3 +58,15 @@ def test_bayes_observer_tracks_volatility():
     assert b["volatility"][:, 150:].mean() > 1.5 * b["volatility"][:, 50:100].mean()
     # its predictions follow the true probabilities
     assert np.corrcoef(b["p_a"].reshape(-1), p["p_a"].numpy().reshape(-1))[0, 1] > 0.6
+
+
+def test_literal_generative_model_is_deterministic_in_volatile_periods_only():
+    g = torch.Generator().manual_seed(4)
+    p = V.VolatilityTask(volatile_level=1.0).sample_params(300, g)
+    pa, vol = p["p_a"].numpy(), p["volatile"].numpy()
+    assert set(np.unique(pa[vol])) <= {0.0, 1.0}
+    assert np.allclose(np.unique(pa[~vol]), [0.25, 0.75])
+    test = V.VolatilityTask("behrens", volatile_level=1.0).sample_params(100, g)
+    assert np.allclose(np.unique(test["p_a"].numpy()), [0.2, 0.25, 0.75, 0.8])  # Behrens' levels
+    with pytest.raises(ValueError, match="volatile_level"):
+        V.VolatilityTask(volatile_level=0.3)
