@@ -119,7 +119,7 @@ class HarlowTask(Task):
         return self._obs()
 
     def _obs(self) -> torch.Tensor:
-        B, F = self.batch_size, self.features
+        B = self.batch_size
         trial, phase = self.t // STEPS_PER_TRIAL, self.t % STEPS_PER_TRIAL
         left_rew = self.rewarded_left[torch.arange(B), trial.clamp(max=self.trials - 1)]
         good, bad = self.objects[self.obj_idx[:, 0]], self.objects[self.obj_idx[:, 1]]

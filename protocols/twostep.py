@@ -349,14 +349,33 @@ def glm_design(tr: dict, lags: int = 5):
 def miller_glm(tr: dict, lags: int = 5) -> dict:
     """Logistic regression (statsmodels) of P(right) on 4 trial types × ``lags`` lags plus a
     bias; the model-based index ΣCR − ΣCU + ΣUU − ΣUR and model-free index ΣCR − ΣCU − ΣUU +
-    ΣUR (sums over lags). Returns ``{"coef": {name: (value, se)}, "mb_index", "mf_index"}``."""
+    ΣUR (sums over lags). Returns ``{"coef": {name: (value, se)}, "bias", "separation",
+    "mb_index", "mf_index"}``.
+    A near-deterministic agent (e.g. stay probability 1.0 after common-rewarded trials) makes
+    the maximum-likelihood weights diverge (quasi-complete separation); the fit is then redone
+    with a weak ridge penalty (statsmodels GLM, α = 1e-3), ``separation`` is True and the
+    standard errors are None.
+    """
+    import warnings
+
     import statsmodels.api as sm
 
     X, y, names = glm_design(tr, lags)
-    fit = sm.Logit(y, sm.add_constant(X, has_constant="add")).fit(disp=0, maxiter=200)
-    coef = {n: (float(v), float(s)) for n, v, s in zip(names, fit.params[1:], fit.bse[1:])}
+    Xc = sm.add_constant(X, has_constant="add")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fit = sm.Logit(y, Xc).fit(disp=0, maxiter=200)
+    separated = not fit.mle_retvals.get("converged", True) or float(np.abs(fit.params).max()) > 15
+    if separated:
+        glm = sm.GLM(y, Xc, family=sm.families.Binomial())
+        params = glm.fit_regularized(alpha=1e-3, L1_wt=0.0).params
+        coef = {n: (float(v), None) for n, v in zip(names, params[1:])}
+        bias = float(params[0])
+    else:
+        coef = {n: (float(v), float(s)) for n, v, s in zip(names, fit.params[1:], fit.bse[1:])}
+        bias = float(fit.params[0])
     total = {t: sum(coef[f"{t}_lag{l}"][0] for l in range(1, lags + 1)) for t in TYPES}
-    return {"coef": coef, "bias": float(fit.params[0]),
+    return {"coef": coef, "bias": bias, "separation": separated,
             "mb_index": total["CR"] - total["CU"] + total["UU"] - total["UR"],
             "mf_index": total["CR"] - total["CU"] - total["UU"] + total["UR"]}
 
@@ -392,6 +411,8 @@ STATS = {
        for t in TYPES for l in range(1, 6)},
     "glm_mb_index": "model-based index ΣCR − ΣCU + ΣUU − ΣUR of the GLM weights (lags 1–5)",
     "glm_mf_index": "model-free index ΣCR − ΣCU − ΣUU + ΣUR of the GLM weights (lags 1–5)",
+    "glm_ridge": "1 if the GLM's maximum-likelihood weights diverged (a near-deterministic "
+                 "circuit: separation) and the weights come from a weak ridge fit (no se), else 0",
     "rpe_r2_model_based": "r² of the circuit's δ (second-stage arrival and reward steps, pooled) "
                           "regressed on the Bayesian model-based planner's RPE on the same trials",
     "rpe_r2_model_free_orth": "r² of the circuit's δ on the part of the model-free (SARSA(0), "
@@ -419,6 +440,7 @@ def analyze(rec, seed: int = 0, fit: bool | None = None) -> dict:
         stats[f"glm_{name}"] = {"value": v, "sem": se}
     stats["glm_mb_index"] = {"value": glm["mb_index"], "sem": None}
     stats["glm_mf_index"] = {"value": glm["mf_index"], "sem": None}
+    stats["glm_ridge"] = {"value": float(glm["separation"]), "sem": None}
     from . import twostep_agents as agents
 
     err = np.asarray(tr["error"], bool)
