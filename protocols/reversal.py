@@ -207,6 +207,40 @@ STATS["inferred_over_experienced"] = ("ratio of the inferred to the experienced 
                                       "(δ_inferred,rew − δ_inferred,unrew) / "
                                       "(δ_experienced,rew − δ_experienced,unrew); 1 = full inference")
 STATS["error_rate"] = "fraction of trials with an invalid response"
+STATS["latent_state_decoding"] = ("Fig. 4c: cross-validated accuracy (logistic regression, folds by "
+                                  "episode) of reading the latent state (which cue is rewarded) "
+                                  "from unit activity at the fixation step, on every trial but "
+                                  "reversal trials (where nothing has revealed the switch yet)")
+STATS["latent_state_pc_separation"] = ("Fig. 4c: distance between the two latent states' mean "
+                                       "positions in the plane of the first two principal "
+                                       "components of fixation-step activity, in units of the "
+                                       "pooled within-state standard deviation")
+
+
+def latent_state_clustering(rec, max_trials: int = 20_000, seed: int = 0) -> dict:
+    """Does the network's state at fixation carry the latent state (Fig. 4c)? Decoding accuracy
+    (scikit-learn LogisticRegression, GroupKFold by episode) and the separation of the two
+    states in PC1–PC2 space. Reversal trials are excluded: their latent state is not yet
+    knowable. Needs the recording's unit activity."""
+    from sklearn.decomposition import PCA
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import GroupKFold, cross_val_score
+
+    s, tr = rec.steps, rec.trials
+    fix = np.flatnonzero(s["phase"] == 0)
+    H = rec.units["hidden"][fix]
+    y = np.asarray(tr["rewarded_cue"])
+    keep = ~np.asarray(tr["reversal"]) & ~np.asarray(tr["error"])
+    if len(H) != len(y):
+        raise ValueError("latent_state_clustering: one fixation step per trial expected")
+    rows = np.flatnonzero(keep)[:max_trials]
+    H, y, groups = H[rows], y[rows], np.asarray(tr["episode"])[rows]
+    acc = cross_val_score(LogisticRegression(max_iter=2000), H, y, groups=groups,
+                          cv=GroupKFold(n_splits=5)).mean()
+    Z = PCA(n_components=2, random_state=seed).fit_transform(H)
+    m0, m1 = Z[y == 0].mean(0), Z[y == 1].mean(0)
+    pooled = np.sqrt(0.5 * (Z[y == 0].var(0).sum() + Z[y == 1].var(0).sum()))
+    return {"accuracy": float(acc), "pc_separation": float(np.linalg.norm(m1 - m0) / pooled)}
 
 
 def cue_rpe_table(rec) -> dict:
@@ -242,6 +276,10 @@ def analyze(rec, seed: int = 0) -> dict:
     flip = lambda c: stats[f"rpe_{c}_rewarded"]["value"] - stats[f"rpe_{c}_unrewarded"]["value"]  # noqa: E731
     stats["inferred_over_experienced"] = {"value": flip("inferred") / flip("experienced"), "sem": None}
     stats["error_rate"] = {"value": float(t["error"].mean()), "sem": None}
+    if "hidden" in rec.units:
+        lat = latent_state_clustering(rec, seed=seed)
+        stats["latent_state_decoding"] = {"value": lat["accuracy"], "sem": None}
+        stats["latent_state_pc_separation"] = {"value": lat["pc_separation"], "sem": None}
     ref = {k: v for k, v in REFERENCE.items() if k in stats}
     return {"protocol": "reversal", "stats": stats, "reference": ref}
 
