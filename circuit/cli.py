@@ -174,9 +174,16 @@ def cmd_run(args) -> int:
     if circuit.config.protocol != args.protocol:
         raise UsageError(f"--checkpoint: {ckpt} is a {circuit.config.protocol!r} circuit, "
                          f"not {args.protocol!r}")
-    overrides = {"probs": args.probs} if args.probs else None
+    overrides = dict(args.task or [])
+    if args.probs:
+        overrides["probs"] = args.probs
+    if overrides:
+        try:
+            circuit.make_task(**overrides)  # validate before any work
+        except (TypeError, ValueError) as e:
+            raise UsageError(f"--task: {e}") from None
     rec = run(ckpt, episodes=args.episodes, seed=args.seed, batch_size=args.batch_size,
-              out=args.out, task_overrides=overrides, progress=not args.quiet)
+              out=args.out, task_overrides=overrides or None, progress=not args.quiet)
     print(f"{args.out}: {rec.attrs['n_episodes']} episodes, {rec.attrs['n_trials']} trials, "
           f"{rec.attrs['n_steps']} steps, {rec.attrs['n_units']} units")
     return 0
@@ -308,6 +315,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--batch-size", type=_positive_int, default=500,
                    help="episodes simulated (and written) at once (500)")
     s.add_argument("--probs", type=_probs, help="fixed arm probabilities (bandit), e.g. 0.25,0.75")
+    s.add_argument("--task", type=_setting, action="append", metavar="OPTION=VALUE",
+                   help="a task option for this run (see the protocol's task card), e.g. "
+                        "pool=test (Harlow held-out objects), schedule=behrens (volatility)")
     s.add_argument("--out", required=True, help="the HDF5 recording to write")
     s.add_argument("--quiet", action="store_true", help="no progress bar")
     s.set_defaults(func=cmd_run)

@@ -224,17 +224,18 @@ def accuracy_by_trial(tr: dict) -> dict:
     return out
 
 
-def learning_set_curve(history: list, quantiles: int = 6, chance_margin: float = 0.1) -> dict:
-    """The paper's Fig. 6c from a checkpoint's training history (evaluations with
-    ``acc_trial{k}``): two change points — the first evaluation whose trial-2 accuracy exceeds
-    0.5 + ``chance_margin`` and the first within 0.05 of the final value — and ``quantiles``
-    evaluations evenly spaced between them, plus the final one. Returns ``{"steps": [...],
-    "acc": [[trial-1..trial-k accuracies], ...]}``."""
+def learning_set_curve(history: list, quantiles: int = 6, episodes: int = 1000) -> dict:
+    """The paper's Fig. 6c from a checkpoint's training history (evaluations of ``episodes``
+    episodes each, with ``acc_trial{k}``): two change points — the first evaluation whose
+    trial-2 accuracy is above chance by two binomial standard errors (0.5 + 1/√episodes) and
+    the first within 0.05 of the final value — and ``quantiles`` evaluations evenly spaced
+    between them, plus the final one. Returns ``{"steps": [...], "acc": [[trial-1..trial-k
+    accuracies], ...]}``."""
     evals = [h for h in history if "acc_trial2" in h]
     if not evals:
         raise ValueError("history: no evaluations with acc_trial2 (train with eval_every > 0)")
     acc2 = np.array([h["acc_trial2"] for h in evals])
-    above = np.flatnonzero(acc2 > 0.5 + chance_margin)
+    above = np.flatnonzero(acc2 > 0.5 + 1.0 / np.sqrt(episodes))
     start = int(above[0]) if len(above) else 0
     near = np.flatnonzero(acc2 >= acc2[-1] - 0.05)
     stop = int(near[near >= start][0]) if len(near[near >= start]) else len(evals) - 1
@@ -255,16 +256,18 @@ def analyze(rec, seed: int = 0) -> dict:
     return {"protocol": "harlow", "stats": stats, "reference": ref}
 
 
-def _checkpoint_history(rec) -> list | None:
+def _checkpoint_history(rec):
+    """(history, evaluation episodes) of the checkpoint a recording names, or (None, 0)."""
     path = (getattr(rec, "provenance", None) or {}).get("checkpoint")
     if not path:
-        return None
+        return None, 0
     try:
         from circuit.agent import load_checkpoint
 
-        return load_checkpoint(path)[1].get("history") or None
+        payload = load_checkpoint(path)[1]
     except Exception:  # noqa: BLE001 - the checkpoint moved or is unreadable: no curve
-        return None
+        return None, 0
+    return payload.get("history") or None, int((payload.get("train") or {}).get("eval_episodes", 1000))
 
 
 def figures(rec, result: dict, outdir: str, history: list | None = None) -> list[str]:
@@ -273,15 +276,18 @@ def figures(rec, result: dict, outdir: str, history: list | None = None) -> list
     quantiles beside Harlow's monkeys (Fig. 6b)."""
     from .plotting import save, subplots
 
+    episodes = 1000
     if history is None:
-        history = _checkpoint_history(rec)
+        history, episodes = _checkpoint_history(rec)
 
     st = result["stats"]
     trials = sorted(int(k[9:]) for k in st if k.startswith("acc_trial"))
-    fig, axes = subplots(1, 2, figsize=(8, 3.2))
-    ax = axes[0]
+    curve = None
     if history and any("acc_trial2" in h for h in history):
-        curve = learning_set_curve(history)
+        curve = learning_set_curve(history, episodes=episodes)
+    fig, axes = subplots(1, 3 if curve else 2, figsize=(12 if curve else 8, 3.2))
+    ax = axes[0]
+    if curve:
         cmap = __import__("matplotlib").colormaps["viridis"]
         for i, acc in enumerate(curve["acc"]):
             ax.plot(range(1, len(acc) + 1), np.array(acc) * 100, "o-", ms=3,
@@ -298,4 +304,15 @@ def figures(rec, result: dict, outdir: str, history: list | None = None) -> list
     ax.set_xlabel("problems (Harlow 1949)")
     ax.set_ylabel("trial 2 % correct")
     ax.set_ylim(30, 102)
+    if curve:
+        ax = axes[2]
+        t2 = [a[1] * 100 for a in curve["acc"]]
+        ax.plot(range(len(t2)), t2, "o-", color="k", label="circuit (held-out objects)")
+        ax.plot(np.linspace(0, len(t2) - 1, len(PAPER_QUANTILES_TRIAL2)), PAPER_QUANTILES_TRIAL2, "s--", color="grey",
+                label="Wang et al. 2018 model")
+        ax.set_xticks(range(len(t2)), [f"q{i + 1}" for i in range(len(t2) - 1)] + ["final"])
+        ax.set_xlabel("training quantile")
+        ax.set_ylabel("trial 2 % correct")
+        ax.set_ylim(30, 102)
+        ax.legend(frameon=False, fontsize=7)
     return save(fig, outdir, "harlow")

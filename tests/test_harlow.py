@@ -73,9 +73,9 @@ def test_learning_set_curve_finds_change_points_and_quantiles():
     acc2 = [0.5] * 5 + list(np.linspace(0.55, 0.95, 9)) + [0.96] * 5
     hist = [{"steps": i * 100, **{f"acc_trial{k}": (0.5 if k == 1 else a) for k in range(1, 7)}}
             for i, a in enumerate(acc2)]
-    curve = learning_set_curve(hist, quantiles=6)
+    curve = learning_set_curve(hist, quantiles=6, episodes=1000)
     t2 = [a[1] for a in curve["acc"]]
-    assert curve["steps"][0] == 600  # first above 0.6
+    assert curve["steps"][0] == 500  # the first evaluation above 0.5 + 2 binomial sem
     assert len(curve["acc"]) == 7 and t2[-1] == 0.96
     assert all(b >= a for a, b in zip(t2, t2[1:]))
     table = {"episode": np.repeat(np.arange(4), 6), "trial": np.tile(np.arange(6), 4),

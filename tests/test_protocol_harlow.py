@@ -25,7 +25,7 @@ def test_learning_set_curve_rises_across_training(shipped):
     from circuit.agent import load_checkpoint
 
     _, payload = load_checkpoint("harlow")
-    curve = learning_set_curve(payload["history"])
+    curve = learning_set_curve(payload["history"], episodes=payload["train"]["eval_episodes"])
     trial2 = np.array([a[1] for a in curve["acc"]])
     trial1 = np.array([a[0] for a in curve["acc"]])
     # each quantile at least as good as the one before, within the evaluation's noise (1,000
