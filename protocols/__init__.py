@@ -33,7 +33,7 @@ REGISTRY = {
 
 #: protocol → the shipped checkpoint that `pfcda run PROTOCOL` uses by default
 DEFAULT_CHECKPOINTS = {"bandit": "bandit_independent", "matching": "matching",
-                       "reversal": "reversal", "twostep": "twostep_miller",
+                       "volatility": "volatility", "reversal": "reversal", "twostep": "twostep_miller",
                        "harlow": "harlow"}
 
 
