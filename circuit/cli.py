@@ -39,6 +39,16 @@ def _probs(text: str) -> list:
     return ps
 
 
+def _fractions(text: str) -> list[float]:
+    try:
+        vals = [float(x) for x in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated fractions, got {text!r}") from None
+    if not vals or any(not 0.0 <= v <= 1.0 for v in vals):
+        raise argparse.ArgumentTypeError(f"expected fractions in [0, 1], got {text!r}")
+    return vals
+
+
 def _setting(text: str):
     if "=" not in text:
         raise argparse.ArgumentTypeError(f"expected FIELD=VALUE, got {text!r}")
@@ -182,10 +192,60 @@ def cmd_run(args) -> int:
             circuit.make_task(**overrides)  # validate before any work
         except (TypeError, ValueError) as e:
             raise UsageError(f"--task: {e}") from None
+    manips = _manipulations(args, circuit)
     rec = run(ckpt, episodes=args.episodes, seed=args.seed, batch_size=args.batch_size,
-              out=args.out, task_overrides=overrides or None, progress=not args.quiet)
+              out=args.out, task_overrides=overrides or None, progress=not args.quiet,
+              manipulations=manips)
     print(f"{args.out}: {rec.attrs['n_episodes']} episodes, {rec.attrs['n_trials']} trials, "
           f"{rec.attrs['n_steps']} steps, {rec.attrs['n_units']} units")
+    return 0
+
+
+def _manipulations(args, circuit) -> list:
+    """Manipulations from ``--manipulation FILE.toml`` and ``--preset NAME`` (the protocol's
+    named presets, ``PRESETS`` in its module)."""
+    import importlib
+
+    from protocols import REGISTRY
+
+    from .manipulations import as_manipulations, load_toml
+
+    out = []
+    for path in getattr(args, "manipulation", None) or []:
+        out += load_toml(path)
+    for name in getattr(args, "preset", None) or []:
+        presets = getattr(importlib.import_module(REGISTRY[circuit.config.protocol][0]), "PRESETS", {})
+        if name not in presets:
+            raise UsageError(f"--preset: protocol {circuit.config.protocol!r} has no preset {name!r}; "
+                             f"expected one of {sorted(presets) or 'none'}")
+        out += as_manipulations(presets[name])
+    return out
+
+
+def cmd_lesion_sweep(args) -> int:
+    from protocols import DEFAULT_CHECKPOINTS, names
+
+    from .agent import load_checkpoint
+    from .lesion_sweep import figure, lesion_sweep
+
+    if args.protocol not in names():
+        raise UsageError(f"protocol: unknown {args.protocol!r}; expected one of {names()}")
+    ckpt = args.checkpoint or DEFAULT_CHECKPOINTS.get(args.protocol)
+    if ckpt is None:
+        raise UsageError(f"--checkpoint: protocol {args.protocol!r} has no shipped checkpoint; give one")
+    circuit, _ = load_checkpoint(ckpt)
+    res = lesion_sweep(circuit, sizes=args.sizes, draws=args.draws, episodes=args.episodes,
+                       seed=args.seed, target="input" if args.channel else "units",
+                       channel=args.channel, task_overrides=dict(args.task or []) or None)
+    if args.figure:
+        figure(res, args.figure)
+    if args.json:
+        print(json.dumps(_finite(res)))
+    else:
+        print(f"{res['protocol']}: {res['measure']} by lesion size "
+              f"({'units silenced' if res['target'] == 'units' else res['channel'] + ' removed'})")
+        for r in res["rows"]:
+            print(f"  {r['size']:>5.0%}  {r['value']:8.3f} ± {r['sem']:.3f}  (n = {r['n']})")
     return 0
 
 
@@ -318,9 +378,31 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--task", type=_setting, action="append", metavar="OPTION=VALUE",
                    help="a task option for this run (see the protocol's task card), e.g. "
                         "pool=test (Harlow held-out objects), schedule=behrens (volatility)")
+    s.add_argument("--manipulation", action="append", metavar="FILE.toml",
+                   help="manipulations ([[manipulation]] tables) acting at test; repeatable")
+    s.add_argument("--preset", action="append", metavar="NAME",
+                   help="a named manipulation preset of the protocol; repeatable")
     s.add_argument("--out", required=True, help="the HDF5 recording to write")
     s.add_argument("--quiet", action="store_true", help="no progress bar")
     s.set_defaults(func=cmd_run)
+
+    s = sub.add_parser("lesion-sweep", help="a protocol's behaviour against virtual-lesion size")
+    s.add_argument("protocol", help="protocol name (see `pfcda protocols`)")
+    s.add_argument("--checkpoint", help="checkpoint path or shipped name (default: the "
+                                        "protocol's shipped checkpoint)")
+    s.add_argument("--sizes", type=_fractions, default=[0.0, 0.1, 0.25, 0.5, 0.75, 1.0],
+                   help="lesion sizes as fractions (0,0.1,0.25,0.5,0.75,1)")
+    s.add_argument("--channel", help="lesion this input channel's gain instead of units "
+                                     "(e.g. prev_reward)")
+    s.add_argument("--draws", type=_positive_int, default=3,
+                   help="random unit subsets per size (3)")
+    s.add_argument("--episodes", type=_positive_int, default=200, help="episodes per run (200)")
+    s.add_argument("--seed", type=_int, default=0, help="seed (0)")
+    s.add_argument("--task", type=_setting, action="append", metavar="OPTION=VALUE",
+                   help="a task option for the runs")
+    s.add_argument("--json", action="store_true", help="print one JSON object")
+    s.add_argument("--figure", help="write the curve (PNG and SVG) at this path")
+    s.set_defaults(func=cmd_lesion_sweep)
 
     s = sub.add_parser("export", help="export a recording to NWB")
     s.add_argument("recording", help="an HDF5 recording written by `pfcda run`")

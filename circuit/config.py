@@ -19,6 +19,7 @@ class CircuitConfig:
     core: str = "lstm"  # recurrent core: lstm | gru | rnn
     n_units: int = 48  # recurrent units of the PFC network
     gamma: float = 0.9  # discount of the RPE (training and the one-step δ of analyses)
+    architecture: str = "single"  # single (one PFC network) | actor_critic (Sim 6: critic δ → actor input)
 
 
 @dataclass
@@ -44,6 +45,7 @@ class TrainConfig:
     eval_episodes: int = 500  # episodes per periodic evaluation
     eval_task: dict = field(default_factory=dict)  # task options of the evaluations (e.g. held-out objects)
     checkpoint_every: int = 5_000_000  # steps between checkpoints written during training
+    manipulations: list = field(default_factory=list)  # manipulations during training (dicts; circuit.manipulations)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

@@ -35,7 +35,7 @@ def sample_actions(logits: torch.Tensor, generator: torch.Generator, greedy: boo
 
 def iter_batches(circuit, task, n_episodes: int, seed: int = 0, batch_size: int = 1000,
                  params: dict | None = None, greedy: bool = False, lesion: dict | None = None,
-                 record_units: bool = False):
+                 record_units: bool = False, manipulations=None):
     """Run ``n_episodes`` fresh episodes of ``task`` with the circuit's weights frozen, yielding
     one dict per batch of episodes, each array [b, steps, ...] (torch tensors):
     ``obs``, ``actions``, ``rewards``, ``values``, ``policy`` (action probabilities), ``info``
@@ -48,12 +48,19 @@ def iter_batches(circuit, task, n_episodes: int, seed: int = 0, batch_size: int 
     episodes has ended once, and ``valid`` [b, steps] marks each episode's own steps (a prefix;
     steps after an episode's end belong to no recorded episode).
     lesion: optional ``{"units": [...], "inputs": [...]}`` (see :func:`pfc.lesions.lesioned`).
+    manipulations: optional list of :class:`circuit.manipulations.Manipulation` (or dicts)
+    acting at test; ``manip_active`` [b, steps, M] marks where each one acted. Actor-critic
+    circuits also yield ``rpe_input`` [b, steps], the RPE their actor received.
     """
+    from .manipulations import Engine
+
+    Engine(manipulations, circuit, task, stage="test", batch_size=1)  # validate before running
     if n_episodes < 1:
         raise ValueError(f"episodes: expected a positive integer, got {n_episodes}")
     if batch_size < 1:
         raise ValueError(f"batch_size: expected a positive integer, got {batch_size}")
     net = circuit.net
+    ac = circuit.critic is not None
     g_task = torch.Generator().manual_seed(seed)
     g_act = torch.Generator().manual_seed(seed + 1_000_003)
     if params is None:
@@ -66,30 +73,37 @@ def iter_batches(circuit, task, n_episodes: int, seed: int = 0, batch_size: int 
             b = min(batch_size, n_episodes - start)
             batch_params = {k: v[start:start + b] for k, v in params.items()}
             obs = task.reset(b, g_task, batch_params)
-            state = net.initial_state(b)
+            engine = Engine(manipulations, circuit, task, stage="test", batch_size=b)
+            state = circuit.initial_state(b)
             prev_a = torch.full((b,), -1, dtype=torch.long)
             prev_r = torch.zeros(b)
-            steps = {k: [] for k in ("obs", "actions", "rewards", "values", "policy", "info", "valid")}
+            steps = {k: [] for k in ("obs", "actions", "rewards", "values", "policy", "info", "valid",
+                                     "manip_active") + (("rpe_input",) if ac else ())}
             alive = torch.ones(b, dtype=torch.bool)
             if record_units:
-                steps.update({k: [] for k in ("hidden", "cell")[:len(state)]})
+                steps.update({k: [] for k in ("hidden", "cell")[:circuit._n_state]})
             while True:
-                o = net.step(net.make_input(obs, prev_a, prev_r), state)
+                active = engine.active()
+                o = circuit.step(obs, prev_a, prev_r, state, engine if engine.any else None, active)
                 a = sample_actions(o.logits, g_act, greedy)
                 res = task.step(a)
+                engine.observe(a, res, res.done)
+                steps["manip_active"].append(active)
+                if ac:
+                    steps["rpe_input"].append(o.rpe_input)
                 for k, v in (("obs", obs), ("actions", a), ("rewards", res.reward),
                              ("values", o.value), ("policy", torch.softmax(o.logits, -1)),
                              ("info", res.info)):
                     steps[k].append(v)
                 if record_units:
                     steps["hidden"].append(o.state[0])
-                    if len(o.state) > 1:
+                    if circuit._n_state > 1:
                         steps["cell"].append(o.state[1])
                 steps["valid"].append(alive.clone())
                 alive &= ~res.done
                 if not bool(alive.any()):
                     break
-                state = net.reset_where(o.state, res.done, net.initial_state(b))
+                state = circuit.reset_where(o.state, res.done)
                 prev_a = torch.where(res.done, -1, a)
                 prev_r = torch.where(res.done, 0.0, res.reward)
                 obs = res.obs
@@ -104,7 +118,7 @@ def rollout(circuit, task, n_episodes: int, seed: int = 0, batch_size: int = 100
             params: dict | None = None, greedy: bool = False, lesion: dict | None = None) -> Rollout:
     """All episodes of :func:`iter_batches` gathered into numpy arrays [episodes, steps], with
     the weight hash before and after the run (episodes of equal length only)."""
-    before = circuit.net.weight_hash()
+    before = circuit.weight_hash()
     g = torch.Generator().manual_seed(seed)
     if params is None:
         params = task.sample_params(n_episodes, g)
@@ -114,7 +128,7 @@ def rollout(circuit, task, n_episodes: int, seed: int = 0, batch_size: int = 100
     cat = lambda k: torch.cat([b[k] for b in batches]).numpy()  # noqa: E731
     info = {k: torch.cat([b["info"][k] for b in batches]).numpy() for k in batches[0]["info"]}
     return Rollout(cat("actions"), cat("rewards"), cat("values"), info,
-                   {k: v.numpy() for k, v in params.items()}, before, circuit.net.weight_hash())
+                   {k: v.numpy() for k, v in params.items()}, before, circuit.weight_hash())
 
 
 def summarize(x: np.ndarray) -> dict:

@@ -32,6 +32,9 @@ STEP_FIELDS = {
     "policy": ("float32", "probability", "action probabilities π(·|s_t) [n_actions]"),
     "manipulation_active": ("bool", "", "[n_manipulations] whether each manipulation acted "
                                         "on this step"),
+    "rpe_input": ("float32", "reward", "actor-critic circuits only: the RPE the actor received "
+                                       "as input at this step (the critic's δ of the previous "
+                                       "step, after any da_input manipulation)"),
 }
 #: Unit activity: name → (dtype, meaning); arrays [n_steps, n_units], chunked and compressed.
 UNIT_FIELDS = {

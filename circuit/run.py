@@ -49,7 +49,9 @@ def _batch_arrays(task, batch: dict, gamma: float, episode_offset: int, n_manip:
         "delta": flat(delta.numpy(), np.float32),
         "policy": flat(batch["policy"].numpy(), np.float32),
     }
-    steps["manipulation_active"] = np.zeros((len(steps["action"]), n_manip), dtype=bool)
+    steps["manipulation_active"] = flat(batch["manip_active"].numpy(), bool).reshape(len(steps["action"]), n_manip)
+    if "rpe_input" in batch:  # actor-critic circuits: the RPE the actor received (after manipulations)
+        steps["rpe_input"] = flat(batch["rpe_input"].numpy(), np.float32)
     units = {k: flat(batch[k].numpy(), np.float32) for k in ("hidden", "cell") if k in batch}
     trials = task.trial_table(batch)
     trials["episode"] = trials["episode"].astype(np.int64) + episode_offset
@@ -62,14 +64,17 @@ def run(circuit, episodes: int = 100, seed: int = 0, batch_size: int = 500,
     """Run ``episodes`` fresh episodes of the circuit's protocol with weights frozen.
 
     circuit: a :class:`Circuit`, or a checkpoint path or shipped name.
-    manipulations: a list of manipulations (none are defined yet; must be empty).
+    manipulations: a list of :class:`circuit.manipulations.Manipulation` (or dicts), acting at
+    test (stage ``test`` or ``both``); they are validated before anything runs, stored in the
+    recording, and ``steps["manipulation_active"]`` [steps, M] marks where each one acted.
     out: an HDF5 path; the recording is then written incrementally (bounded memory) and the
     returned Recording reads its unit activity from the file on first access.
     task_overrides: task options for this run (e.g. fixed arm probabilities).
     """
-    manipulations = list(manipulations or [])
-    if manipulations:
-        raise ValueError("manipulations: none are supported yet; expected an empty list")
+    from .manipulations import as_manipulations
+
+    manip_objs = as_manipulations(manipulations)
+    manipulations = [m.to_dict() for m in manip_objs]
     checkpoint = None
     if not isinstance(circuit, Circuit):
         checkpoint = resolve(circuit)
@@ -95,7 +100,7 @@ def run(circuit, episodes: int = 100, seed: int = 0, batch_size: int = 500,
 
         bar = tqdm(total=episodes, unit="episode", desc=f"run {circuit.config.protocol}")
     batches = iter_batches(circuit, task, episodes, seed=seed, batch_size=batch_size,
-                           greedy=greedy, record_units=True)
+                           greedy=greedy, record_units=True, manipulations=manip_objs)
     collected = []
     writer = RecordingWriter(out, attrs, prov, manipulations, compression=compression) if out else None
     try:

@@ -14,12 +14,12 @@ import time
 import torch
 
 from dopamine.rpe import advantages, teaching_signal
-from pfc.network import PFCNetwork
 from pfc.plasticity import a2c_loss, make_optimizer
 
 from .agent import Circuit, load_checkpoint
 from .config import TrainConfig
 from .evaluate import iter_batches, sample_actions
+from .manipulations import Engine
 from .provenance import provenance
 
 
@@ -32,7 +32,7 @@ def evaluate_score(circuit, episodes: int, seed: int, task_options: dict | None 
     task reports it, and the task's own per-episode scores where it defines ``score(batch)``
     (episodes may differ in length)."""
     task = circuit.make_task(**(task_options or {}))
-    was_training = circuit.net.training
+    was_training = circuit.training
     total = {"return": 0.0}
     for b in iter_batches(circuit, task, episodes, seed=seed):
         valid = b["valid"].float()
@@ -42,7 +42,7 @@ def evaluate_score(circuit, episodes: int, seed: int, task_options: dict | None 
         if hasattr(task, "score"):
             for k, v in task.score(b).items():
                 total[k] = total.get(k, 0.0) + v
-    circuit.net.train(was_training)
+    circuit.train_mode(was_training)
     return {k: v / episodes for k, v in total.items()}
 
 
@@ -56,9 +56,9 @@ def train(cfg: TrainConfig, out: str | None = None, resume: str | None = None,
     torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
     circuit = Circuit(cfg.circuit)
-    net: PFCNetwork = circuit.net
-    net.train()
-    opt = make_optimizer(net.parameters(), cfg.optimizer, cfg.lr)
+    circuit.train_mode(True)
+    params = circuit.parameters()
+    opt = make_optimizer(params, cfg.optimizer, cfg.lr)
     g_task = torch.Generator().manual_seed(cfg.seed + 1)
     g_act = torch.Generator().manual_seed(cfg.seed + 2)
     B, T = cfg.batch_size, cfg.t_max
@@ -68,7 +68,7 @@ def train(cfg: TrainConfig, out: str | None = None, resume: str | None = None,
         _, payload = load_checkpoint(resume)
         if "resume" not in payload:
             raise ValueError(f"resume: {resume} holds no optimiser/RNG state (a shipped checkpoint?)")
-        net.load_state_dict(payload["state_dict"])
+        circuit.load_state_dict(payload["state_dict"])
         opt.load_state_dict(payload["resume"]["optimizer"])
         g_task.set_state(payload["resume"]["g_task"])
         g_act.set_state(payload["resume"]["g_act"])
@@ -76,7 +76,8 @@ def train(cfg: TrainConfig, out: str | None = None, resume: str | None = None,
 
     task = circuit.make_task()
     obs = task.reset(B, g_task)
-    state = net.initial_state(B)
+    engine = Engine(cfg.manipulations, circuit, task, stage="train", batch_size=B)
+    state = circuit.initial_state(B)
     prev_a = torch.full((B,), -1, dtype=torch.long)
     prev_r = torch.zeros(B)
 
@@ -102,32 +103,39 @@ def train(cfg: TrainConfig, out: str | None = None, resume: str | None = None,
         beta_e = _anneal(cfg.beta_e, cfg.beta_e_final, frac)
 
         # ---- unroll T steps of B episodes (the fast, activity-based loop) ----
-        logits, values, actions, rewards, dones = [], [], [], [], []
+        logits, values, actions, rewards, dones, teach = [], [], [], [], [], []
         for _ in range(T):
-            o = net.step(net.make_input(obs, prev_a, prev_r), state)
+            active = engine.active() if engine.any else None
+            clock = task.clock() if engine.any else None
+            o = circuit.step(obs, prev_a, prev_r, state, engine if engine.any else None, active)
             with torch.no_grad():
                 a = sample_actions(o.logits, g_act)
             res = task.step(a)
+            if engine.any:  # the teaching signal of this step: its phase/trial, its own events
+                events = engine.observe(a, res, res.done)
+                teach.append(engine.active_at(clock, events))
             logits.append(o.logits), values.append(o.value), actions.append(a)
             rewards.append(res.reward), dones.append(res.done)
-            state = PFCNetwork.reset_where(o.state, res.done, net.initial_state(B))
+            state = circuit.reset_where(o.state, res.done)
             prev_a = torch.where(res.done, -1, a)
             prev_r = torch.where(res.done, 0.0, res.reward)
             obs = res.obs
         with torch.no_grad():
-            bootstrap = net.step(net.make_input(obs, prev_a, prev_r), state).value
+            bootstrap = circuit.step(obs, prev_a, prev_r, state).value
 
         # ---- dopamine: the n-step advantage, gated; plasticity: the A2C update ----
         values_t = torch.stack(values)
         adv, _ = advantages(torch.stack(rewards), values_t, bootstrap, torch.stack(dones),
                             cfg.circuit.gamma, cfg.gae_lambda)
         signal = teaching_signal(adv, cfg.da_gain)
+        if teach:
+            signal = engine.on_teaching(signal, torch.stack(teach))
         loss = a2c_loss(torch.stack(logits), values_t, torch.stack(actions), signal,
                         cfg.beta_v, beta_e)
         opt.zero_grad(set_to_none=True)
         loss.total.backward()
         if cfg.max_grad_norm:
-            torch.nn.utils.clip_grad_norm_(net.parameters(), cfg.max_grad_norm)
+            torch.nn.utils.clip_grad_norm_(params, cfg.max_grad_norm)
         opt.step()
         state = tuple(s.detach() for s in state)
 
@@ -136,10 +144,10 @@ def train(cfg: TrainConfig, out: str | None = None, resume: str | None = None,
             bar.update(B * T)
         if every_eval and ((update + 1) % every_eval == 0 or update + 1 == n_updates):
             t_eval0 = time.perf_counter()
-            net.eval()
+            circuit.train_mode(False)
             score = evaluate_score(circuit, cfg.eval_episodes, seed=10_000 + cfg.seed,
                                    task_options=cfg.eval_task)
-            net.train()
+            circuit.train_mode(True)
             eval_seconds += time.perf_counter() - t_eval0
             # "seconds": training wall time, evaluations excluded
             entry = {"steps": done_steps,
@@ -155,7 +163,7 @@ def train(cfg: TrainConfig, out: str | None = None, resume: str | None = None,
             raise FloatingPointError(f"training diverged at step {done_steps} (loss {loss.total})")
     if bar is not None:
         bar.close()
-    net.eval()
+    circuit.train_mode(False)
     circuit.history = history  # the periodic frozen evaluations, also saved in the checkpoint
     if out:
         checkpoint(out, n_updates)

@@ -26,6 +26,7 @@ class StepOutput:
     value: torch.Tensor  #: [B] state-value estimate V(s_t)
     state: tuple  #: the new recurrent state: (h, c) for an LSTM, (h,) otherwise
     activity: torch.Tensor  #: [B, n_units] hidden-unit activity h_t (after any lesion)
+    rpe_input: torch.Tensor | None = None  #: [B] the RPE fed to the actor (actor-critic circuits)
 
 
 class PFCNetwork(nn.Module):
@@ -84,15 +85,22 @@ class PFCNetwork(nn.Module):
         onehot[valid, prev_action[valid]] = 1.0
         return torch.cat([obs, onehot, prev_reward.to(obs.dtype).unsqueeze(-1)], dim=-1)
 
-    def step(self, x: torch.Tensor, state: tuple) -> StepOutput:
-        """One step: input x [B, n_inputs] and recurrent state → readouts, new state, activity."""
+    def step(self, x: torch.Tensor, state: tuple, unit_fn=None) -> StepOutput:
+        """One step: input x [B, n_inputs] and recurrent state → readouts, new state, activity.
+
+        unit_fn: optional function applied to the new hidden activity h [B, n_units] before the
+        readouts and before it is carried to the next step (unit manipulations)."""
         x = x * self.input_gain
         if self.core_type == "lstm":
             h, c = self.cell(x, state)
             h = h * self.unit_mask
+            if unit_fn is not None:
+                h = unit_fn(h)
             new_state = (h, c)
         else:
             h = self.cell(x, state[0]) * self.unit_mask
+            if unit_fn is not None:
+                h = unit_fn(h)
             new_state = (h,)
         return StepOutput(self.policy(h), self.value(h).squeeze(-1), new_state, h)
 

@@ -116,6 +116,9 @@ class BanditTask(Task):
     def _obs(self) -> torch.Tensor:
         return (self.t.float() / self.trials).unsqueeze(-1)
 
+    def clock(self) -> tuple:
+        return self.t.clone(), torch.zeros_like(self.t)
+
     def step(self, action: torch.Tensor) -> StepResult:
         check_actions(action, self.arms, self.batch_size)
         p = self.probs.gather(1, action.unsqueeze(1)).squeeze(1)

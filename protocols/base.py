@@ -60,6 +60,26 @@ class Task:
     def step(self, action: torch.Tensor) -> StepResult:
         raise NotImplementedError
 
+    def clock(self) -> tuple:
+        """(trial [B], phase [B]) of the step about to be taken (long tensors): what the
+        "when" of a manipulation (a phase, a trial range) is evaluated against."""
+        raise NotImplementedError
+
+    #: Named events a manipulation can be gated by: name → function(action, StepResult) → [B]
+    #: bool, true where the step just taken was such an event (e.g. "risky arm chosen and
+    #: rewarded"). Protocols define theirs; every task has "rewarded" and "unrewarded".
+    events: dict = {}
+
+    def event_names(self) -> list[str]:
+        return ["rewarded", "unrewarded", *self.events]
+
+    def event_flags(self, action: torch.Tensor, result: "StepResult") -> dict:
+        """Every event of the step just taken: name → [B] bool."""
+        out = {"rewarded": result.reward > 0, "unrewarded": result.reward <= 0}
+        for name, fn in self.events.items():
+            out[name] = fn(action, result)
+        return out
+
     # ---------------------------------------------------------------- recordings (numpy)
     def step_labels(self, batch: dict) -> dict:
         """Trial index and phase code of every step of a batch from ``circuit.evaluate.

@@ -129,6 +129,9 @@ class HarlowTask(Task):
         center = self.chosen * (phase == 2).float().unsqueeze(1)
         return torch.cat([(phase == 0).float().unsqueeze(1), left * show, right * show, center], 1)
 
+    def clock(self) -> tuple:
+        return self.t // STEPS_PER_TRIAL, self.t % STEPS_PER_TRIAL
+
     def step(self, action: torch.Tensor) -> StepResult:
         B = self.batch_size
         check_actions(action, 3, B)

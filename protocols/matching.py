@@ -140,6 +140,9 @@ class MatchingTask(Task):
     def _obs(self) -> torch.Tensor:
         return torch.nn.functional.one_hot(self.phase, 2).float()
 
+    def clock(self) -> tuple:
+        return self.trial.clone(), self.phase.clone()
+
     def step(self, action: torch.Tensor) -> StepResult:
         check_actions(action, 3, self.batch_size)
         B = self.batch_size

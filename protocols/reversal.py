@@ -120,6 +120,9 @@ class ReversalTask(Task):
         obs[:, 3] = (phase == 2).float()  # go
         return obs
 
+    def clock(self) -> tuple:
+        return self.t // STEPS_PER_TRIAL, self.t % STEPS_PER_TRIAL
+
     def step(self, action: torch.Tensor) -> StepResult:
         check_actions(action, 3, self.batch_size)
         trial, phase, cue, block, rew_cue = self._where()

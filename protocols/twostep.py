@@ -199,6 +199,9 @@ class TwoStepTask(Task):
             obs[:, 4:] = self.last
         return obs
 
+    def clock(self) -> tuple:
+        return self.t // STEPS_PER_TRIAL, self.t % STEPS_PER_TRIAL
+
     def step(self, action: torch.Tensor) -> StepResult:
         B = self.batch_size
         check_actions(action, 3, B)

@@ -142,6 +142,9 @@ class VolatilityTask(Task):
         rows = torch.arange(self.batch_size)
         return self.magnitudes[rows, self.t.clamp(max=self.trials - 1)]
 
+    def clock(self) -> tuple:
+        return self.t.clone(), torch.zeros_like(self.t)
+
     def step(self, action: torch.Tensor) -> StepResult:
         check_actions(action, 2, self.batch_size)
         rows = torch.arange(self.batch_size)

@@ -125,9 +125,11 @@ def test_reader_errors_name_the_file(tmp_path, recording):
     assert "Traceback" not in p.stderr
 
 
-def test_manipulations_not_yet_supported():
-    with pytest.raises(ValueError, match="manipulations"):
-        run("bandit_independent", episodes=2, manipulations=[{"what": "units"}])
+def test_bad_manipulations_fail_before_running(tmp_path):
+    out = tmp_path / "never.h5"
+    with pytest.raises(ValueError, match=r"unknown field\(s\) \['what'\]"):
+        run("bandit_independent", episodes=2, manipulations=[{"what": "units"}], out=str(out))
+    assert not out.exists()
 
 
 def test_nwb_export_validates_and_trials_match(tmp_path, monkeypatch, recording):

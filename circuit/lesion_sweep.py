@@ -1,0 +1,99 @@
+"""Virtual-lesion sweeps: a protocol's behaviour as a function of lesion size.
+
+For each lesion size (fraction of PFC units silenced, or of an input channel's gain removed)
+the frozen circuit runs the protocol; random unit subsets are drawn ``draws`` times per size
+(each draw its own seed, subsets of one draw nested across sizes), and the behavioural measure
+is averaged over draws and episodes. The measure is the protocol's regret per episode where the
+trials table has one (bandits; lower is better), else the mean reward per trial.
+
+Python::
+
+    from circuit.lesion_sweep import lesion_sweep
+    table = lesion_sweep("bandit_independent", sizes=[0, 0.25, 0.5, 0.75, 1], draws=3)
+
+CLI: ``pfcda lesion-sweep PROTOCOL [--checkpoint C] [--sizes …] [--draws N] [--json]
+[--figure PATH]``.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .manipulations import Manipulation
+
+
+def behaviour(trials: dict) -> tuple[str, np.ndarray]:
+    """(measure name, per-episode values) of a trials table."""
+    ep = np.asarray(trials["episode"])
+    _, idx = np.unique(ep, return_inverse=True)
+    if "regret" in trials:
+        return "regret_per_episode", np.bincount(idx, weights=np.asarray(trials["regret"], float))
+    r = np.bincount(idx, weights=np.asarray(trials["reward"], float)) / np.bincount(idx)
+    return "reward_per_trial", r
+
+
+def lesion_sweep(circuit, sizes=(0.0, 0.1, 0.25, 0.5, 0.75, 1.0), draws: int = 3,
+                 episodes: int = 200, seed: int = 0, target: str = "units",
+                 channel: str | None = None, task_overrides: dict | None = None) -> dict:
+    """Run the sweep; returns ``{"measure", "target", "rows": [{"size", "value", "sem", "n"}]}``.
+
+    target ``"units"``: size = fraction of units silenced (random subsets); ``"input"``: size =
+    fraction of ``channel``'s gain removed (scale by 1 − size), one draw per size.
+    """
+    from .agent import Circuit, load_checkpoint
+    from .run import run
+
+    if not isinstance(circuit, Circuit):
+        circuit, _ = load_checkpoint(circuit)
+    sizes = [float(s) for s in sizes]
+    if not sizes or any(not 0.0 <= s <= 1.0 for s in sizes):
+        raise ValueError(f"sizes: expected fractions in [0, 1], got {sizes}")
+    if draws < 1:
+        raise ValueError(f"draws: expected a positive integer, got {draws}")
+    if target not in ("units", "input"):
+        raise ValueError(f"target: expected 'units' or 'input', got {target!r}")
+    if (target == "input") != (channel is not None):
+        raise ValueError("channel: give an input channel name for target 'input' (and only then)")
+    rows, name = [], None
+    for size in sizes:
+        per_draw = []
+        n_draws = draws if target == "units" and 0.0 < size < 1.0 else 1
+        for d in range(n_draws):
+            if size == 0.0:
+                manips = []
+            elif target == "units":
+                manips = [Manipulation(target="units", action="silence", fraction=size,
+                                       seed=seed * 1000 + d, name=f"lesion {size:.0%} of units")]
+            else:
+                manips = [Manipulation(target="input", channel=channel, action="scale",
+                                       value=1.0 - size, name=f"lesion {size:.0%} of {channel}")]
+            rec = run(circuit, episodes=episodes, seed=seed, manipulations=manips,
+                      task_overrides=task_overrides)
+            name, values = behaviour(rec.trials)
+            per_draw.append(values)
+        allv = np.concatenate(per_draw)
+        means = np.array([v.mean() for v in per_draw])
+        # sem: across draws where there are several (the lesion's own variability), else episodes
+        sem = (means.std(ddof=1) / np.sqrt(len(means)) if len(means) > 1
+               else allv.std(ddof=1) / np.sqrt(len(allv)))
+        rows.append({"size": size, "value": float(allv.mean()), "sem": float(sem),
+                     "n": int(len(allv)), "draws": [float(m) for m in means]})
+    return {"protocol": circuit.config.protocol, "measure": name, "target": target,
+            "channel": channel, "episodes": episodes, "seed": seed, "rows": rows}
+
+
+def figure(result: dict, path: str) -> list[str]:
+    """The sweep as a line with sem bars (PNG and SVG beside ``path``)."""
+    import os
+
+    from protocols.plotting import save, subplots
+
+    fig, ax = subplots(figsize=(4, 3.2))
+    x = [r["size"] * 100 for r in result["rows"]]
+    ax.errorbar(x, [r["value"] for r in result["rows"]], yerr=[r["sem"] for r in result["rows"]],
+                fmt="o-", color="k", capsize=2)
+    what = "units silenced" if result["target"] == "units" else f"{result['channel']} removed"
+    ax.set_xlabel(f"% {what}")
+    ax.set_ylabel(result["measure"].replace("_", " "))
+    ax.set_title(result["protocol"], fontsize=8)
+    directory, base = os.path.split(os.path.abspath(path))
+    return save(fig, directory, os.path.splitext(base)[0])
