@@ -130,6 +130,15 @@ def cmd_train(args) -> int:
         target[field] = value
     if args.steps is not None:
         base["steps"] = args.steps
+    if args.manipulation:
+        from .manipulations import load_toml
+
+        manips = [m for path in args.manipulation for m in load_toml(path)]
+        for m in manips:
+            if m.stage == "test":
+                raise UsageError(f"--manipulation: {m.name or m.target} has stage 'test'; "
+                                 f"training uses stage 'train' or 'both'")
+        base["manipulations"] = base.get("manipulations", []) + [m.to_dict() for m in manips]
     if args.seed is not None:
         base["seed"] = args.seed
     cfg = TrainConfig.from_dict(base)
@@ -354,6 +363,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--resume", help="continue from a checkpoint written by an earlier run")
     s.add_argument("--set", type=_setting, action="append", metavar="FIELD=VALUE",
                    help="override a training-config field (e.g. lr=1e-3, circuit.n_units=64)")
+    s.add_argument("--manipulation", action="append", metavar="FILE.toml",
+                   help="manipulations during training (stage 'train' or 'both'), e.g. a DA "
+                        "teaching-signal blockade; repeatable")
     s.add_argument("--quiet", action="store_true", help="no progress bar")
     s.set_defaults(func=cmd_train)
 

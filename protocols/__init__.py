@@ -28,6 +28,9 @@ REGISTRY = {
     "harlow": ("protocols.harlow", "HarlowTask", "Wang et al. 2018 Sim 5 (Fig. 6); Harlow 1949",
                "learning-set task: two novel objects per episode, one always rewarded; "
                "held-out objects at test"),
+    "stopper": ("protocols.stopper", "StopperTask", "Wang et al. 2018 Sim 6 (Fig. 7); Stopper et al. 2014",
+                "safe vs risky lever (actor-critic circuit): DA stimulation and blockade at test "
+                "shift choices with weights frozen"),
 }
 
 

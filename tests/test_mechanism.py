@@ -67,3 +67,29 @@ def test_frozen_evaluation_does_not_change_weights(shipped):
     ro = rollout(circuit, circuit.make_task(), 20, seed=0)
     assert ro.hash_before == ro.hash_after == before
     assert not any(p.requires_grad for p in circuit.net.parameters())
+
+
+def test_da_teaching_blockade_prevents_model_based_two_step_behaviour():
+    """The paper's prediction 1 (protocols.md §8.5): interfering with phasic DA during training
+    prevents model-based control from emerging. Small budget: 30-trial two-step episodes,
+    24 units, 1.2 M steps; the blockade is a manipulation of the teaching signal."""
+    from circuit.evaluate import iter_batches
+    from protocols.twostep import stay_probabilities
+
+    def trained(manipulations):
+        cfg = TrainConfig(circuit=CircuitConfig(protocol="twostep", n_units=24, task={
+            "variant": "miller", "feedback": "trial", "trials": 30}), steps=1_200_000,
+            batch_size=64, t_max=15, optimizer="adam", lr=5e-3, beta_e=0.01, beta_v=0.5,
+            eval_every=0, seed=3, manipulations=manipulations)
+        circuit = train(cfg, progress=False)
+        task = circuit.make_task()
+        tr = task.trial_table(next(iter_batches(circuit, task, 3000, seed=1, batch_size=3000)))
+        st = {k: v["value"] for k, v in stay_probabilities(tr).items()}
+        return st["CR"] - st["CU"] + st["UU"] - st["UR"], float(tr["error"].mean())
+
+    mb_normal, err_normal = trained([])
+    mb_blocked, err_blocked = trained([{"target": "da_teaching", "action": "silence", "stage": "train"}])
+    assert mb_normal > 0.5 and err_normal < 0.05
+    # blocked: the circuit learns nothing, not even the valid responses, and on its valid trials
+    # stays do not depend on transition × reward
+    assert err_blocked > 0.5 and abs(mb_blocked) < 0.25
