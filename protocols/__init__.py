@@ -37,7 +37,7 @@ REGISTRY = {
 #: protocol → the shipped checkpoint that `pfcda run PROTOCOL` uses by default
 DEFAULT_CHECKPOINTS = {"bandit": "bandit_independent", "matching": "matching",
                        "volatility": "volatility", "reversal": "reversal", "twostep": "twostep_miller",
-                       "harlow": "harlow"}
+                       "harlow": "harlow", "stopper": "stopper"}
 
 
 def names() -> list[str]:
