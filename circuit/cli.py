@@ -258,6 +258,49 @@ def cmd_lesion_sweep(args) -> int:
     return 0
 
 
+def cmd_compare(args) -> int:
+    import numpy as np
+
+    from protocols import labdata
+
+    from .compare import PROTOCOLS, compare, figure
+    from .recording import read_recording
+
+    if args.protocol not in PROTOCOLS:
+        raise UsageError(f"protocol: compare supports {list(PROTOCOLS)}, got {args.protocol!r}")
+    rec = read_recording(args.model)
+    if rec.attrs.get("protocol") != args.protocol:
+        raise UsageError(f"--model: {args.model} records protocol {rec.attrs.get('protocol')!r}, "
+                         f"not {args.protocol!r}")
+    model = dict(rec.trials)
+    if args.protocol == "matching":  # action codes (1 left, 2 right, 0 invalid) → 0/1/−1
+        model["choice"] = np.asarray(model["choice"]).astype(np.int16) - 1
+    lab = labdata.load(args.lab, args.protocol)
+    res = compare(args.protocol, model, lab, n_boot=args.bootstrap, seed=args.seed)
+    res["model_path"], res["lab_source"] = args.model, args.lab
+    if args.figures:
+        figure(res, args.figures)
+    if args.json:
+        print(json.dumps(_finite(res)))
+        return 0
+    print(f"{args.protocol}: circuit ({res['n_episodes']['model']} episodes) vs lab {args.lab} "
+          f"({res['n_episodes']['lab']} sessions); 95% bootstrap CI over episodes/sessions "
+          f"({args.bootstrap} resamples)")
+    if res["lab_excluded"]:
+        print("  lab trials kept but excluded from the analyses: " +
+              ", ".join(f"{k} {v}" for k, v in res["lab_excluded"].items()))
+    width = max(len(k) for k in res["model"])
+    print(f"  {'statistic':<{width}}  {'circuit':>22}  {'lab':>22}")
+    for k in res["model"]:
+        cells = []
+        for who in ("model", "lab"):
+            v = res[who].get(k)
+            cells.append(f"{v['value']:7.3f} [{v['ci'][0]:6.3f}, {v['ci'][1]:6.3f}]"
+                         if v and v["ci"][0] is not None else "—")
+        print(f"  {k:<{width}}  {cells[0]:>22}  {cells[1]:>22}")
+    return 0
+
+
 def cmd_export(args) -> int:
     from .nwb import export_nwb, validate_nwb
 
@@ -397,6 +440,18 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", required=True, help="the HDF5 recording to write")
     s.add_argument("--quiet", action="store_true", help="no progress bar")
     s.set_defaults(func=cmd_run)
+
+    s = sub.add_parser("compare", help="the protocol's analyses on a recording and on lab data, "
+                                       "side by side with bootstrap CIs")
+    s.add_argument("protocol", help="twostep (rats) or matching (mice)")
+    s.add_argument("--model", required=True, help="a recording of the circuit (pfcda run)")
+    s.add_argument("--lab", required=True, help="bundled lab data (rats, mice) or a file "
+                                                "(CSV/TSV in their layout, or a foraging NWB)")
+    s.add_argument("--bootstrap", type=_positive_int, default=100, help="bootstrap resamples (100)")
+    s.add_argument("--seed", type=_int, default=0, help="bootstrap seed (0)")
+    s.add_argument("--json", action="store_true", help="print one JSON object")
+    s.add_argument("--figures", help="write the overlay figure (PNG and SVG) into this folder")
+    s.set_defaults(func=cmd_compare)
 
     s = sub.add_parser("lesion-sweep", help="a protocol's behaviour against virtual-lesion size")
     s.add_argument("protocol", help="protocol name (see `pfcda protocols`)")

@@ -411,3 +411,36 @@ def figures(rec, result: dict, outdir: str) -> list[str]:
     ax.set_xticks(range(len(names)), ["a(t-1)", "r(t-1)", "a×r", "v_L"][:len(names)])
     ax.set_ylabel("mean |partial r|")
     return save(fig, outdir, "matching")
+
+
+def choice_history_kernel(tr: dict, lags: int = 5) -> dict:
+    """Logistic regression (statsmodels) of P(right) on the last ``lags`` trials' rewarded and
+    unrewarded choices (Lau & Glimcher 2005; Bari et al. 2019): at lag l the rewarded-choice
+    regressor is +1 for a rewarded right choice, −1 for a rewarded left choice, 0 otherwise,
+    and the unrewarded-choice regressor likewise; trials with no choice (``choice`` < 0) give 0
+    and are not targets; lags do not cross episodes. Returns ``{"rewarded": [(b, se)…],
+    "unrewarded": [(b, se)…], "bias": b, "n": targets}`` — works on a lab's table unchanged."""
+    import statsmodels.api as sm
+
+    ep = np.asarray(tr["episode"])
+    choice = np.asarray(tr["choice"])
+    rewarded = np.asarray(tr["reward"]) > 0
+    sign = np.where(choice == 1, 1.0, np.where(choice == 0, -1.0, 0.0))
+    cols = []
+    for kind in (rewarded, ~rewarded):
+        for lag in range(1, lags + 1):
+            x = np.zeros(len(ep))
+            same = ep[lag:] == ep[:-lag]
+            x[lag:] = np.where(same, sign[:-lag] * kind[:-lag], 0.0)
+            cols.append(x)
+    X = np.column_stack(cols)
+    pos = np.zeros(len(ep), dtype=np.int64)
+    starts = np.r_[0, np.flatnonzero(np.diff(ep)) + 1]
+    for s, e in zip(starts, np.r_[starts[1:], len(ep)]):
+        pos[s:e] = np.arange(e - s)
+    keep = (choice >= 0) & (pos >= lags)
+    fit = sm.Logit((choice[keep] == 1).astype(float), sm.add_constant(X[keep], has_constant="add")).fit(disp=0)
+    b, se = fit.params[1:], fit.bse[1:]
+    return {"rewarded": [(float(b[i]), float(se[i])) for i in range(lags)],
+            "unrewarded": [(float(b[lags + i]), float(se[lags + i])) for i in range(lags)],
+            "bias": float(fit.params[0]), "n": int(keep.sum())}

@@ -307,12 +307,15 @@ def _trial_types(tr: dict) -> np.ndarray:
 
 def stay_probabilities(tr: dict) -> dict:
     """P(repeat the first-stage choice) after each previous-trial type (transition × reward),
-    over consecutive pairs of error-free trials of the same episode. Returns per type
-    ``{"value", "sem", "n"}`` (sem: binomial). Works on a lab's trials table unchanged."""
+    over consecutive pairs of error-free trials of the same episode; with a ``forced`` column
+    (lab data: instructed trials) the repeating trial must be free, while a forced trial may
+    be the one before (its outcome was experienced). Returns per type ``{"value", "sem", "n"}``
+    (sem: binomial). Works on a lab's trials table unchanged."""
     ep = np.asarray(tr["episode"])
     choice = np.asarray(tr["choice"])
     ok = ~np.asarray(tr.get("error", np.zeros(len(ep), bool)), bool)
-    pair = (ep[1:] == ep[:-1]) & ok[1:] & ok[:-1]
+    free = ~np.asarray(tr.get("forced", np.zeros(len(ep), bool)), bool)
+    pair = (ep[1:] == ep[:-1]) & ok[1:] & ok[:-1] & free[1:]
     stay = choice[1:] == choice[:-1]
     types = _trial_types(tr)[:-1]
     out = {}
@@ -327,11 +330,13 @@ def stay_probabilities(tr: dict) -> dict:
 def glm_design(tr: dict, lags: int = 5):
     """The Miller et al. 2017 regression design: for each trial (the target: 1 = right) and each
     type × lag, +1 if the trial ``lag`` back was of that type with a right choice, −1 with a
-    left choice, 0 otherwise (or if it was an error trial). Targets are error-free trials with
-    ``lags`` earlier trials in the same episode. Returns (X [n, 4·lags], y [n], names)."""
+    left choice, 0 otherwise (or if it was an error trial). Targets are error-free (and, with a
+    ``forced`` column, free) trials with ``lags`` earlier trials in the same episode.
+    Returns (X [n, 4·lags], y [n], names)."""
     ep = np.asarray(tr["episode"])
     choice = np.asarray(tr["choice"])
     ok = ~np.asarray(tr.get("error", np.zeros(len(ep), bool)), bool)
+    free = ~np.asarray(tr.get("forced", np.zeros(len(ep), bool)), bool)
     types = _trial_types(tr)
     sign = np.where(choice == 1, 1.0, -1.0) * ok
     cols, names = [], []
@@ -345,7 +350,7 @@ def glm_design(tr: dict, lags: int = 5):
     trial_in_ep = np.asarray(tr["trial"]) - np.minimum.reduceat(np.asarray(tr["trial"]),
                                                                 np.r_[0, np.flatnonzero(np.diff(ep)) + 1]).repeat(
         np.diff(np.r_[0, np.flatnonzero(np.diff(ep)) + 1, len(ep)]))
-    keep = ok & (trial_in_ep >= lags)
+    keep = ok & free & (trial_in_ep >= lags)
     return X[keep], (choice[keep] == 1).astype(float), names
 
 

@@ -1,5 +1,4 @@
 """The Stopper et al. 2014 risk task (Sim 6): levers, forced/free trials, events, presets."""
-import numpy as np
 import pytest
 import torch
 

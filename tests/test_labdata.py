@@ -1,0 +1,118 @@
+"""Lab data: bundled MIT sets load into trials tables, reproduce the published patterns, and
+malformed files get errors naming the file, the column and the first bad row."""
+import os
+
+import numpy as np
+import pytest
+
+from protocols import labdata
+from protocols.matching import choice_history_kernel
+from protocols.twostep import miller_glm, stay_probabilities
+
+
+def _table(t):
+    return {k: v for k, v in t.items() if not k.startswith("_")}
+
+
+def test_rat_two_step_stay_pattern_matches_the_data_readme():
+    t = labdata.load("rats")
+    assert t["_excluded"] == {"forced": 4582, "violation": 62, "total_trials": 36413}
+    assert len(t["choice"]) == 36413 and len(np.unique(t["episode"])) == 52  # nothing dropped
+    st = {k: v["value"] for k, v in stay_probabilities(_table(t)).items()}
+    # the data's README (free trials, violations excluded): 0.904, 0.465, 0.528, 0.848
+    assert st["CR"] == pytest.approx(0.904, abs=0.005)
+    assert st["UR"] == pytest.approx(0.465, abs=0.005)
+    assert st["CU"] == pytest.approx(0.528, abs=0.005)
+    assert st["UU"] == pytest.approx(0.848, abs=0.005)
+    g = miller_glm(_table(t))
+    assert g["coef"]["CR_lag1"][0] > 0 and g["coef"]["UU_lag1"][0] > 0
+    assert g["coef"]["UR_lag1"][0] < 0 and g["mb_index"] > g["mf_index"] > 0
+
+
+def test_mouse_foraging_reward_kernel_decays_from_lag_1():
+    t = labdata.load("mice")
+    assert t["_excluded"] == {"no_response": 106, "total_trials": 1212}
+    one = {k: v[t["session"] == "703548_2024-03-01_08-51-32"] for k, v in _table(t).items()}
+    k = [b for b, _ in choice_history_kernel(one)["rewarded"]]
+    assert np.allclose(k[:4], [1.93, 1.44, 0.85, 0.47], atol=0.01)
+    assert k[0] > k[1] > k[2] > k[3]
+
+
+def test_nwb_trials_table_reads_like_the_csv(shared_dir):
+    pytest.importorskip("pynwb")
+    os.environ.setdefault("PYNWB_NO_CACHE_DIR", "1")
+    path = os.path.join(shared_dir, "labdata", "mouse_foraging_aind", "703548_2024-03-01_08-51-32.nwb")
+    nwb = labdata.load_nwb_trials(path)
+    csv = labdata.load("mice")
+    sel = csv["session"] == "703548_2024-03-01_08-51-32"
+    assert np.array_equal(nwb["choice"], csv["choice"][sel])
+    assert np.array_equal(nwb["reward"], csv["reward"][sel])
+    assert nwb["_excluded"]["no_response"] == int((csv["choice"][sel] < 0).sum())
+
+
+def _rat_rows(tmp_path, edit):
+    import gzip
+
+    with gzip.open(labdata.bundled_path("rats"), "rt") as f:
+        lines = [next(f) for _ in range(6)]
+    header, rows = lines[0].strip().split(","), [r.strip().split(",") for r in lines[1:]]
+    edit(header, rows)
+    p = tmp_path / "rats.csv"
+    p.write_text("\n".join(",".join(r) for r in [header] + rows) + "\n")
+    return str(p)
+
+
+def test_malformed_lab_files_name_file_column_and_row(tmp_path):
+    def drop_reward(h, rows):
+        i = h.index("reward")
+        h.pop(i)
+        for r in rows:
+            r.pop(i)
+
+    def bad_choice(h, rows):
+        rows[2][h.index("choice1")] = "x"
+
+    def bad_prob(h, rows):
+        rows[3][h.index("p_reward_left")] = "1.7"
+
+    def bad_type(h, rows):
+        rows[1][h.index("reward")] = "yes"
+
+    cases = [(drop_reward, r"rats.csv: missing column\(s\) \['reward'\]"),
+             (bad_choice, r"rats.csv: column 'choice1', row 3: expected 'l' or 'r', got 'x'"),
+             (bad_prob, r"column 'p_reward_left', row 4: expected a probability in \[0, 1\], got 1.7"),
+             (bad_type, r"column 'reward', row 2: expected 0 or 1, got 'yes'")]
+    for edit, message in cases:
+        with pytest.raises(labdata.LabDataError, match=message):
+            labdata.load_rat_twostep(_rat_rows(tmp_path, edit))
+    with pytest.raises(labdata.LabDataError, match="no such file"):
+        labdata.load("missing.csv")
+    with pytest.raises(labdata.LabDataError, match="unknown bundled set"):
+        labdata.bundled_path("monkeys")
+    odd = tmp_path / "mice.csv"
+    odd.write_text("subject,session,trial,animal_response,rewarded_historyL,rewarded_historyR,"
+                   "reward_probabilityL,reward_probabilityR\n1,s,0,0,False,False,0.1,0.5\n"
+                   "1,s,1,3,False,False,0.1,0.5\n")
+    with pytest.raises(labdata.LabDataError, match=r"column 'animal_response', row 2"):
+        labdata.load_mouse_foraging(str(odd))
+
+
+def test_compare_cli_side_by_side(tmp_path):
+    import json
+    import subprocess
+    import sys
+
+    from circuit.run import run
+
+    run("twostep_miller", episodes=20, seed=0, out=str(tmp_path / "ts.h5"))
+    env = {**os.environ, "PYTHONPATH": os.path.dirname(os.path.dirname(os.path.abspath(__file__)))}
+    out = subprocess.run([sys.executable, "-m", "circuit.cli", "compare", "twostep", "--model",
+                          str(tmp_path / "ts.h5"), "--lab", "rats", "--bootstrap", "5", "--json",
+                          "--figures", str(tmp_path / "figs")], capture_output=True, text=True, env=env)
+    assert out.returncode == 0, out.stderr
+    res = json.loads(out.stdout)
+    assert res["lab"]["stay_common_rewarded"]["value"] == pytest.approx(0.904, abs=0.005)
+    lo, hi = res["lab"]["stay_common_rewarded"]["ci"]
+    assert lo <= 0.904 <= hi
+    assert res["model"]["stay_uncommon_unrewarded"]["value"] > 0.9
+    assert (tmp_path / "figs" / "compare_twostep.png").stat().st_size > 1000
