@@ -36,7 +36,7 @@ def test_rpes_are_model_based(miller):
 
 
 def test_daw_circuit_is_fitted_as_mostly_model_based(shipped_stats):
-    daw = shipped_stats("twostep_daw", 200)
+    daw = shipped_stats("twostep_daw", 100)
     assert daw["stay_common_rewarded"]["value"] > daw["stay_uncommon_rewarded"]["value"]
     assert daw["stay_uncommon_unrewarded"]["value"] > daw["stay_common_unrewarded"]["value"]
     assert daw["hybrid_w"]["value"] > 0.5
