@@ -302,6 +302,19 @@ def cmd_compare(args) -> int:
 
 
 def cmd_export(args) -> int:
+    if not args.nwb and not args.hbayesdm:
+        raise UsageError("export: give --nwb FILE and/or --hbayesdm FILE")
+    if args.hbayesdm:
+        from protocols.labdata import to_hbayesdm
+
+        from .recording import read_recording
+
+        rec = read_recording(args.recording)
+        res = to_hbayesdm(rec.trials, rec.attrs["protocol"], args.hbayesdm)
+        print(f"{args.hbayesdm}: hBayesDM '{res['task']}' table, {res['rows']} trials "
+              f"({res['left_out']} with invalid responses left out)")
+    if not args.nwb:
+        return 0
     from .nwb import export_nwb, validate_nwb
 
     export_nwb(args.recording, args.nwb, step_duration=args.step_duration)
@@ -471,9 +484,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--figure", help="write the curve (PNG and SVG) at this path")
     s.set_defaults(func=cmd_lesion_sweep)
 
-    s = sub.add_parser("export", help="export a recording to NWB")
+    s = sub.add_parser("export", help="export a recording to NWB, or its trials to hBayesDM")
     s.add_argument("recording", help="an HDF5 recording written by `pfcda run`")
-    s.add_argument("--nwb", required=True, help="the NWB file to write")
+    s.add_argument("--nwb", help="the NWB file to write")
+    s.add_argument("--hbayesdm", help="write the trials in hBayesDM's tab-separated convention "
+                                      "(two-step → ts, bandit/matching → bandit2arm, reversal → prl)")
     s.add_argument("--step-duration", type=float, default=0.5,
                    help="seconds per agent step in the NWB time base (0.5)")
     s.add_argument("--no-validate", dest="validate", action="store_false",

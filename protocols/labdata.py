@@ -215,3 +215,48 @@ def load(name_or_path: str, protocol: str | None = None) -> dict:
     if "choice1" in df.columns or protocol == "twostep":
         return load_rat_twostep(name_or_path)
     return load_mouse_foraging(name_or_path)
+
+
+# ------------------------------------------------------------------ export for lab tools
+HBAYESDM_TASKS = {"twostep": "ts", "bandit": "bandit2arm", "matching": "bandit2arm", "reversal": "prl"}
+
+
+def to_hbayesdm(trials: dict, protocol: str, path: str) -> dict:
+    """Write a trials table in hBayesDM's tab-separated convention (Ahn, Haines & Zhang 2017):
+    ``ts`` (two-step: subjID, trial, level1_choice 1/2, level2_choice 1–4 with 1–2 in the state
+    reached commonly from choice 1, reward 0/1, A1prob…B2prob), ``bandit2arm`` / ``prl``
+    (subjID, trial, choice 1/2, outcome 1 = reward, −1 = none). Each episode is a subject;
+    trials with an invalid response are left out, as hBayesDM's missed trials are, and counted.
+    Returns ``{"task", "rows", "left_out"}``."""
+    import pandas as pd
+
+    if protocol not in HBAYESDM_TASKS:
+        raise ValueError(f"protocol: hBayesDM export supports {sorted(HBAYESDM_TASKS)}, got {protocol!r}")
+    task = HBAYESDM_TASKS[protocol]
+    tr = {k: np.asarray(v) for k, v in trials.items() if not k.startswith("_")}
+    subj = tr["episode"] + 1
+    trial = tr["trial"] + 1
+    if task == "ts":
+        keep = ~tr["error"].astype(bool)
+        df = pd.DataFrame({"subjID": subj, "trial": trial, "level1_choice": tr["choice"] + 1,
+                           "level2_choice": 2 * tr["state"] + tr["option"] + 1,
+                           "reward": (tr["reward"] > 0).astype(int),
+                           "A1prob": tr["p1a"], "A2prob": tr["p1b"], "B1prob": tr["p2a"], "B2prob": tr["p2b"]})
+    else:
+        choice = tr["choice"].astype(int)
+        if protocol == "matching":  # action codes 1 left, 2 right, 0 invalid
+            choice = choice - 1
+        keep = choice >= 0
+        if "error" in tr:
+            keep &= ~tr["error"].astype(bool)
+        df = pd.DataFrame({"subjID": subj, "trial": trial, "choice": choice + 1,
+                           "outcome": np.where(tr["reward"] > 0, 1, -1)})
+    df = df[keep]
+    tmp = f"{path}.tmp{os.getpid()}"
+    try:
+        df.to_csv(tmp, sep="\t", index=False, float_format="%.5f")
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    return {"task": task, "rows": int(len(df)), "left_out": int((~keep).sum())}

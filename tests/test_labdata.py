@@ -116,3 +116,21 @@ def test_compare_cli_side_by_side(tmp_path):
     assert lo <= 0.904 <= hi
     assert res["model"]["stay_uncommon_unrewarded"]["value"] > 0.9
     assert (tmp_path / "figs" / "compare_twostep.png").stat().st_size > 1000
+
+
+def test_hbayesdm_two_step_export_keeps_the_transition_convention(tmp_path):
+    import pandas as pd
+
+    from circuit.run import run
+
+    rec = run("twostep_miller", episodes=5, seed=1)
+    res = labdata.to_hbayesdm(rec.trials, "twostep", str(tmp_path / "ts.txt"))
+    df = pd.read_csv(tmp_path / "ts.txt", sep="\t")
+    assert res == {"task": "ts", "rows": 500, "left_out": 0}
+    assert list(df.columns) == ["subjID", "trial", "level1_choice", "level2_choice", "reward",
+                                "A1prob", "A2prob", "B1prob", "B2prob"]
+    # hBayesDM: options 1-2 are in the state reached commonly from level-1 choice 1
+    common = df["level1_choice"] == np.where(df["level2_choice"] <= 2, 1, 2)
+    assert np.array_equal(common.to_numpy(), rec.trials["common"])
+    with pytest.raises(ValueError, match="hBayesDM export supports"):
+        labdata.to_hbayesdm(rec.trials, "harlow", str(tmp_path / "x.txt"))
