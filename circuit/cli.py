@@ -278,6 +278,14 @@ def cmd_compare(args) -> int:
     lab = labdata.load(args.lab, args.protocol)
     res = compare(args.protocol, model, lab, n_boot=args.bootstrap, seed=args.seed)
     res["model_path"], res["lab_source"] = args.model, args.lab
+    if args.score:
+        if args.protocol != "twostep":
+            raise UsageError("--score: trial-by-trial scoring is written for the two-step task")
+        from .agent import load_checkpoint
+        from .scoring import twostep_model_comparison
+
+        res["model_comparison"] = twostep_model_comparison(load_checkpoint(args.score)[0], lab,
+                                                           seed=args.seed)
     if args.figures:
         figure(res, args.figures)
     if args.json:
@@ -298,6 +306,15 @@ def cmd_compare(args) -> int:
             cells.append(f"{v['value']:7.3f} [{v['ci'][0]:6.3f}, {v['ci'][1]:6.3f}]"
                          if v and v["ci"][0] is not None else "—")
         print(f"  {k:<{width}}  {cells[0]:>22}  {cells[1]:>22}")
+    if "model_comparison" in res:
+        mc = res["model_comparison"]
+        print(f"model comparison on held-out lab sessions ({mc['split']}): normalised likelihood "
+              f"per choice (0.5 = chance)")
+        for name, row in mc["held_out"].items():
+            subj = ", ".join(f"{k} {v['likelihood_per_trial']:.3f}" for k, v in row["per_subject"].items())
+            print(f"  {name:<11} {row['likelihood_per_trial']:.3f}  (n = {row['n']}; {subj})")
+        print("  hybrid fitted to the animals: " +
+              ", ".join(f"{k} {v:.2f}" for k, v in mc["hybrid_params"].items()))
     return 0
 
 
@@ -461,6 +478,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--lab", required=True, help="bundled lab data (rats, mice) or a file "
                                                 "(CSV/TSV in their layout, or a foraging NWB)")
     s.add_argument("--bootstrap", type=_positive_int, default=100, help="bootstrap resamples (100)")
+    s.add_argument("--score", metavar="CHECKPOINT",
+                   help="two-step: also score this circuit trial by trial on the lab's own "
+                        "choices and compare it with fitted hybrid and model-free learners on "
+                        "held-out sessions (minutes)")
     s.add_argument("--seed", type=_int, default=0, help="bootstrap seed (0)")
     s.add_argument("--json", action="store_true", help="print one JSON object")
     s.add_argument("--figures", help="write the overlay figure (PNG and SVG) into this folder")

@@ -119,9 +119,38 @@ def model_based(trials: dict, variant: str = "miller", p_common: float | None = 
 
 
 # ----------------------------------------------------------------------------- hybrid model
-def _hybrid(params, c, s, o, r, p_common, simulate=None):
+def padded(trials: dict):
+    """A ragged trials table (episodes of any length; lab sessions) → padded [E, T] arrays
+    (c, s, o, r) and masks: ``live`` (a real trial without a violation: the agent learns from
+    it) and ``scored`` (live and a free choice: it enters the likelihood)."""
+    ep = np.asarray(trials["episode"])
+    eps, idx = np.unique(ep, return_inverse=True)
+    pos = np.zeros(len(ep), dtype=np.int64)
+    for e in range(len(eps)):
+        m = idx == e
+        pos[m] = np.arange(int(m.sum()))
+    E, T = len(eps), int(pos.max()) + 1
+    out = []
+    for k, dt in (("choice", np.int64), ("state", np.int64), ("option", np.int64), ("reward", float)):
+        a = np.zeros((E, T), dt)
+        if k in trials:
+            a[idx, pos] = np.asarray(trials[k]).astype(dt)
+        out.append(a)
+    out[3] = (out[3] > 0).astype(float)
+    live = np.zeros((E, T), bool)
+    err = np.asarray(trials.get("error", np.zeros(len(ep), bool)), bool)
+    forced = np.asarray(trials.get("forced", np.zeros(len(ep), bool)), bool)
+    live[idx, pos] = ~err
+    scored = np.zeros((E, T), bool)
+    scored[idx, pos] = ~err & ~forced
+    return (*out, live, scored)
+
+
+def _hybrid(params, c, s, o, r, p_common, simulate=None, live=None, scored=None):
     """Run Daw's hybrid on given trials (log-likelihood) or, with ``simulate`` = (probs
-    [E, T, 2, 2], rng), generate choices, transitions and rewards. Returns (loglik, c, s, o, r)."""
+    [E, T, 2, 2], rng), generate choices, transitions and rewards. Returns (loglik, c, s, o, r).
+    ``live``/``scored`` masks [E, T] (ragged lab data, see :func:`padded`): the agent learns
+    only from live trials, and only scored choices enter the log-likelihood."""
     a1, a2, lam, b1, b2, persev, w = params
     E, T = c.shape if simulate is None else simulate[0].shape[:2]
     rows = np.arange(E)
@@ -146,14 +175,20 @@ def _hybrid(params, c, s, o, r, p_common, simulate=None):
             o[:, t] = rng.random(E) < 1 / (1 + np.exp(-z2[rows, s[:, t]]))
             r[:, t] = rng.random(E) < probs[rows, t, s[:, t], o[:, t]]
         ct, st, ot = c[:, t], s[:, t], o[:, t]
-        ll -= np.logaddexp(0.0, -np.where(ct == 1, z1, -z1))
-        ll -= np.logaddexp(0.0, -np.where(ot == 1, z2[rows, st], -z2[rows, st]))
+        lt = np.logaddexp(0.0, -np.where(ct == 1, z1, -z1)) + \
+            np.logaddexp(0.0, -np.where(ot == 1, z2[rows, st], -z2[rows, st]))
+        if live is None:
+            ll -= lt
+            g = 1.0
+        else:
+            ll -= np.where(scored[:, t], lt, 0.0)
+            g = live[:, t].astype(float)
         d1 = q2[rows, st, ot] - q1[rows, ct]
-        q1[rows, ct] += a1 * d1
+        q1[rows, ct] += g * a1 * d1
         d2 = r[:, t] - q2[rows, st, ot]
-        q2[rows, st, ot] += a2 * d2
-        q1[rows, ct] += a1 * lam * d2
-        prev = ct
+        q2[rows, st, ot] += g * a2 * d2
+        q1[rows, ct] += g * a1 * lam * d2
+        prev = ct if live is None else np.where(live[:, t], ct, prev)
     return ll, c, s, o, r
 
 
@@ -216,3 +251,46 @@ def fit_hybrid(trials: dict, p_common: float, two_options: bool = True, starts: 
         params["beta2"] = float("nan")
     return {"params": params, "loglik": float(ll), "n_choices": int(n_choices),
             "likelihood_per_choice": float(np.exp(ll / n_choices))}
+
+
+def fit_hybrid_ragged(trials: dict, p_common: float, two_options: bool = False, starts: int = 3,
+                      seed: int = 0, w: float | None = None) -> dict:
+    """:func:`fit_hybrid` for ragged tables with forced and violation trials (lab sessions):
+    forced trials teach but are not scored, violations are skipped. ``w`` fixes the model-based
+    weight (``w=0``: the model-free SARSA(λ) learner with perseveration). Returns the fit and
+    a ``loglik_fn(trials)`` evaluating the fitted parameters on other (held-out) trials."""
+    from scipy.optimize import minimize
+
+    rng = np.random.default_rng(seed)
+    data = padded(trials)
+
+    def total(x, d):
+        p = list(x)
+        if w is not None:
+            p[6] = w
+        if not two_options:
+            p[4] = 0.0
+        ll, *_ = _hybrid(p, *d[:4], p_common, live=d[4], scored=d[5])
+        n = int(d[5].sum())
+        return float(ll.sum()) + (0.0 if two_options else n * np.log(2.0)), n
+
+    best = None
+    for _ in range(starts):
+        x0 = [rng.uniform(0.2, 0.8), rng.uniform(0.2, 0.8), rng.uniform(0.2, 0.8),
+              rng.uniform(1, 6), rng.uniform(1, 6), rng.uniform(-0.5, 0.5),
+              rng.uniform(0.2, 0.8) if w is None else w]
+        res = minimize(lambda x: -total(x, data)[0], x0, method="L-BFGS-B", bounds=BOUNDS)
+        if best is None or res.fun < best.fun:
+            best = res
+    params = dict(zip(PARAM_NAMES, map(float, best.x)))
+    if w is not None:
+        params["w"] = float(w)
+    if not two_options:
+        params["beta2"] = float("nan")
+    ll, n = total(best.x, data)
+
+    def loglik_fn(other: dict):
+        return total(best.x, padded(other))
+
+    return {"params": params, "loglik": ll, "n_choices": n,
+            "likelihood_per_choice": float(np.exp(ll / max(n, 1))), "loglik_fn": loglik_fn}

@@ -134,3 +134,37 @@ def test_hbayesdm_two_step_export_keeps_the_transition_convention(tmp_path):
     assert np.array_equal(common.to_numpy(), rec.trials["common"])
     with pytest.raises(ValueError, match="hBayesDM export supports"):
         labdata.to_hbayesdm(rec.trials, "harlow", str(tmp_path / "x.txt"))
+
+
+def test_teacher_forced_scoring_reproduces_the_circuits_own_policy():
+    from circuit.agent import load_checkpoint
+    from circuit.scoring import twostep_log_odds
+
+    circ, _ = load_checkpoint("twostep_miller")
+    from circuit.run import run
+
+    rec = run_twostep = run(circ, episodes=4, seed=3)
+    z, d = twostep_log_odds(circ, rec.trials)
+    pol = run_twostep.steps["policy"][run_twostep.steps["phase"] == 1]
+    assert np.allclose(z.reshape(-1), np.log(pol[:, 2]) - np.log(pol[:, 1]), atol=1e-4)
+    assert d["scored"].all()
+
+
+def test_ragged_hybrid_fit_recovers_parameters_with_forced_and_violation_trials():
+    import torch
+
+    from protocols import twostep_agents as A
+    from protocols.twostep import TwoStepTask
+
+    true = [0.5, 0.5, 0.6, 4.0, 4.0, 0.3, 0.7]
+    probs = TwoStepTask("miller").sample_params(40, torch.Generator().manual_seed(4))["probs"].numpy()
+    sim = A.simulate_hybrid(true, probs, 0.8, seed=4)
+    rng = np.random.default_rng(4)
+    keep = sim["trial"] < np.repeat(rng.integers(60, 101, 40), 100)  # sessions of 60–100 trials
+    data = {k: np.asarray(v)[keep] for k, v in sim.items()}
+    data["forced"] = rng.random(keep.sum()) < 0.1
+    data["error"] = rng.random(keep.sum()) < 0.01
+    fit = A.fit_hybrid_ragged(data, 0.8, starts=2)
+    assert abs(fit["params"]["w"] - 0.7) < 0.15, fit["params"]
+    assert abs(fit["params"]["beta1"] - 4.0) < 1.2
+    assert fit["n_choices"] == int((~data["forced"] & ~data["error"]).sum())
