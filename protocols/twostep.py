@@ -282,14 +282,14 @@ def train_defaults(variant: str = "miller", **_) -> dict:
     units, the trial-level input encoding (see the task card); as for the reversal and matching
     circuits, many small updates (32 episodes × 20-step unrolls, state carried across unrolls:
     15,600 updates in 10 M steps), Adam 2e-3 → 1e-4, β_v 0.5, entropy 0.05 → 0.
-    ``daw`` (drifting probabilities, weak reward differences) needs more: 40 M steps, γ 0.75,
+    ``daw`` (drifting probabilities, weak reward differences) needs more: 25 M steps, γ 0.75,
     entropy 0.01 → 0. Measured: with the ``miller`` settings (10 M steps, γ 0.9), with γ 0.6
     and with GAE λ 0.5 (15 M steps each) the daw circuit's choices stayed at chance."""
     daw = variant == "daw"
     return {
         "circuit": {"protocol": "twostep", "task": {"variant": variant, "feedback": "trial"}, "core": "lstm",
                     "n_units": 48, "gamma": 0.75 if daw else 0.9},
-        "steps": 40_000_000 if daw else 10_000_000, "batch_size": 32, "t_max": 20,
+        "steps": 25_000_000 if daw else 10_000_000, "batch_size": 32, "t_max": 20,
         "optimizer": "adam", "lr": 2e-3, "lr_final": 1e-4,
         "beta_v": 0.5, "beta_e": 0.01 if daw else 0.05, "beta_e_final": 0.0,
         "eval_every": 1_000_000, "eval_episodes": 300, "checkpoint_every": 5_000_000,
