@@ -194,6 +194,10 @@ class Engine:
         for m in self.manipulations:
             r = _Resolved(m)
             label = f"manipulation {m.name or m.target}"
+            if m.stage not in (stage, "both"):
+                where = "a run or evaluation (weights frozen)" if stage == "test" else "training"
+                raise ValueError(f"{label}: stage: {m.stage!r} does not act in {where}; expected "
+                                 f"{stage!r} or 'both'")
             if m.target == "units":
                 if m.units:
                     bad = [u for u in m.units if not 0 <= u < n_units]

@@ -130,3 +130,16 @@ def test_teaching_signal_blockade_as_a_manipulation_equals_da_gain_zero():
         {"target": "da_teaching", "action": "silence", "stage": "train"}]), progress=False)
     normal = train(TrainConfig(**base), progress=False)
     assert blocked.weight_hash() == gain0.weight_hash() != normal.weight_hash()
+
+
+def test_a_manipulation_for_another_stage_is_an_error_not_a_silent_no_op():
+    with pytest.raises(ValueError, match=r"stage: 'train' does not act in a run"):
+        run("bandit_independent", episodes=2, manipulations=[
+            {"target": "units", "action": "silence", "units": [0], "stage": "train"}])
+    from circuit.config import CircuitConfig, TrainConfig
+    from circuit.train import train
+
+    with pytest.raises(ValueError, match=r"stage: 'test' does not act in training"):
+        train(TrainConfig(circuit=CircuitConfig(), steps=640, batch_size=32, eval_every=0,
+                          manipulations=[{"target": "units", "action": "silence", "units": [0]}]),
+              progress=False)
