@@ -294,6 +294,9 @@ def cmd_compare(args) -> int:
     print(f"{args.protocol}: circuit ({res['n_episodes']['model']} episodes) vs lab {args.lab} "
           f"({res['n_episodes']['lab']} sessions); 95% bootstrap CI over episodes/sessions "
           f"({args.bootstrap} resamples)")
+    ok = min(v["n_boot_ok"] for who in ("model", "lab") for v in res[who].values())
+    if ok < args.bootstrap:
+        print(f"  note: some resamples could not be fitted; the fewest CIs rest on {ok} resamples")
     if res["lab_excluded"]:
         print("  lab trials kept but excluded from the analyses: " +
               ", ".join(f"{k} {v}" for k, v in res["lab_excluded"].items()))

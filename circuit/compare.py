@@ -63,7 +63,7 @@ def with_ci(tr: dict, fn, n_boot: int = 100, seed: int = 0, level: float = 0.95)
     lo, hi = (1 - level) / 2 * 100, (1 + level) / 2 * 100
     return {k: {"value": float(point[k]),
                 "ci": [float(np.nanpercentile(boots[k], lo)), float(np.nanpercentile(boots[k], hi))]
-                if boots[k] else [None, None]} for k in point}
+                if boots[k] else [None, None], "n_boot_ok": len(boots[k])} for k in point}
 
 
 def compare(protocol: str, model_trials: dict, lab_trials: dict, n_boot: int = 100,

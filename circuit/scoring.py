@@ -25,10 +25,13 @@ def twostep_log_odds(circuit, trials: dict) -> tuple[np.ndarray, dict]:
     from protocols.twostep import FIXATE
     from protocols.twostep_agents import padded
 
+    # Note: lab sessions (hundreds of trials) run the circuit far past the episode length it was
+    # trained on (100 trials for miller); the state is not reset within a session.
+
     if circuit.config.protocol != "twostep":
         raise ValueError(f"circuit: a two-step circuit is needed, got {circuit.config.protocol!r}")
     task = circuit.make_task()
-    c, _, o, r, live, scored = padded(trials)
+    c, _, opt, r, live, scored = padded(trials)
     ep = np.asarray(trials["episode"])
     eps, idx = np.unique(ep, return_inverse=True)
     pos = np.zeros(len(ep), dtype=np.int64)
@@ -60,17 +63,17 @@ def twostep_log_odds(circuit, trials: dict) -> tuple[np.ndarray, dict]:
                     obs[torch.arange(E), 2 + st] = 1.0
                 if trial_fb:
                     obs[:, 4:] = last
-                o = circuit.step(obs, prev_a, prev_r, state)
-                state = o.state
+                out = circuit.step(obs, prev_a, prev_r, state)
+                state = out.state
                 if phase == 1:
-                    z[:, t] = (o.logits[:, 2] - o.logits[:, 1]).numpy()
+                    z[:, t] = (out.logits[:, 2] - out.logits[:, 1]).numpy()
                 if phase == 0:
                     prev_a = torch.full((E,), FIXATE)
                 elif phase == 1:
                     prev_a = 1 + ct
                 else:  # the outcome response: the port (miller) or the second-stage option (daw)
                     prev_a = (torch.full((E,), FIXATE) if task.variant == "miller"
-                              else 1 + torch.as_tensor(o[:, t]))
+                              else 1 + torch.as_tensor(opt[:, t]))
                 prev_r = rt if phase == 2 else torch.zeros(E)
             last = torch.stack([(ct == 0).float(), (ct == 1).float(), (st == 0).float(), rt], 1)
     return z, {"c": c, "scored": scored & exists}

@@ -121,7 +121,8 @@ def train(cfg: TrainConfig, out: str | None = None, resume: str | None = None,
             prev_r = torch.where(res.done, 0.0, res.reward)
             obs = res.obs
         with torch.no_grad():
-            bootstrap = circuit.step(obs, prev_a, prev_r, state).value
+            bootstrap = circuit.step(obs, prev_a, prev_r, state, engine if engine.any else None,
+                                     engine.active() if engine.any else None).value
 
         # ---- dopamine: the n-step advantage, gated; plasticity: the A2C update ----
         values_t = torch.stack(values)

@@ -67,15 +67,21 @@ class Task:
 
     #: Named events a manipulation can be gated by: name → function(action, StepResult) → [B]
     #: bool, true where the step just taken was such an event (e.g. "risky arm chosen and
-    #: rewarded"). Protocols define theirs; every task has "rewarded" and "unrewarded".
+    #: rewarded"). Protocols define theirs; every task has "rewarded" and "unrewarded": an
+    #: outcome step (the phase ``outcome_phase``; every step where it is None) that paid more
+    #: than 0, or exactly 0 (penalties for invalid responses are neither).
     events: dict = {}
+    outcome_phase: int | None = None
 
     def event_names(self) -> list[str]:
         return ["rewarded", "unrewarded", *self.events]
 
     def event_flags(self, action: torch.Tensor, result: "StepResult") -> dict:
         """Every event of the step just taken: name → [B] bool."""
-        out = {"rewarded": result.reward > 0, "unrewarded": result.reward <= 0}
+        outcome = torch.ones_like(result.reward, dtype=torch.bool)
+        if self.outcome_phase is not None and "phase" in result.info:
+            outcome = result.info["phase"] == self.outcome_phase
+        out = {"rewarded": outcome & (result.reward > 0), "unrewarded": outcome & (result.reward == 0)}
         for name, fn in self.events.items():
             out[name] = fn(action, result)
         return out

@@ -81,6 +81,7 @@ class HarlowTask(Task):
     description = "learning-set task: two novel objects per episode, one always rewarded"
     action_names = ("fixate", "left", "right")
     phase_names = ("fixation", "choice", "outcome")
+    outcome_phase = 1  # the step whose reward is the trial's outcome (events)
 
     def __init__(self, pool: str = "train", trials: int = 6, features: int = 12,
                  pool_size: int = 1000):
@@ -242,7 +243,7 @@ def learning_set_curve(history: list, quantiles: int = 6, episodes: int = 1000) 
     start = int(above[0]) if len(above) else 0
     near = np.flatnonzero(acc2 >= acc2[-1] - 0.05)
     stop = int(near[near >= start][0]) if len(near[near >= start]) else len(evals) - 1
-    idx = np.unique(np.round(np.linspace(start, stop, quantiles)).astype(int)).tolist() + [len(evals) - 1]
+    idx = np.unique(np.r_[np.round(np.linspace(start, stop, quantiles)).astype(int), len(evals) - 1]).tolist()
     k = max(int(key[9:]) for key in evals[0] if key.startswith("acc_trial"))
     return {"steps": [evals[i]["steps"] for i in idx],
             "acc": [[evals[i][f"acc_trial{j}"] for j in range(1, k + 1)] for i in idx]}

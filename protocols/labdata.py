@@ -11,7 +11,9 @@ Sources
 ``rats`` (bundled)
     Rat two-step task (Miller, Botvinick & Brody), 6 rats, 36,413 trials → the ``twostep``
     trials table: episode (one per session), subject, session, trial, choice (0 left, 1
-    right), state (outcome port: 0 left, 1 right), common, reward, forced (instructed trial:
+    right), state (in the task's frame: the state choice c reaches commonly is state c — for
+    the incongruent rats that is the opposite port), port (the outcome port visited: 0 left,
+    1 right, −1 violation), common, reward, forced (instructed trial:
     not a choice, but its outcome counts as history), error (violation), p_left, p_right.
 ``mice`` (bundled)
     Mouse dynamic foraging (Allen Institute), 3 sessions → a two-choice table: episode (one per
@@ -131,7 +133,11 @@ def load_rat_twostep(path: str | None = None) -> dict:
         "episode": _episodes(subject, session), "subject": subject,
         "session": session.astype(np.int64),
         "trial": (df["trial_in_session"].to_numpy() - 1).astype(np.int32),
-        "choice": choice.astype(np.int16), "state": np.where(port < 0, 0, port).astype(np.int8),
+        "choice": choice.astype(np.int16),
+        # the second-stage state in the task's frame (state c is the one choice c reaches
+        # commonly), so incongruent rats (left → right port) fit the same agents; the port is kept
+        "state": np.where(common > 0, choice, 1 - choice).astype(np.int8),
+        "port": port.astype(np.int8),
         "common": common > 0, "option": np.zeros(len(df), np.int8),
         "reward": reward.astype(np.float32), "forced": forced, "violation": viol,
         "error": viol, "p_left": pl.astype(np.float32), "p_right": pr.astype(np.float32),

@@ -91,6 +91,7 @@ class MatchingTask(Task):
     obs_names = ("fixation_cue", "choice_cue")
     action_names = ("fixate", "left", "right")
     phase_names = ("fixation", "choice")
+    outcome_phase = 1  # the step whose reward is the trial's outcome (events)
 
     def __init__(self, split: str = "train", min_trials: int = 50, max_trials: int = 100,
                  p0_right=None):

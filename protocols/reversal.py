@@ -73,6 +73,7 @@ class ReversalTask(Task):
     obs_names = ("fixation_cue", "cue_left", "cue_right", "go", "outcome_cue")
     action_names = ("fixate", "left", "right")
     phase_names = ("fixation", "cue", "response", "outcome")
+    outcome_phase = 3  # the step whose reward is the trial's outcome (events)
 
     def __init__(self, blocks: int = 10, p_switch: float = 0.5):
         if not isinstance(blocks, int) or blocks < 1:

@@ -82,6 +82,7 @@ class StopperTask(Task):
     obs_names = ("fixation_cue", "left_available", "right_available")
     action_names = ("fixate", "left", "right")
     phase_names = ("fixation", "choice")
+    outcome_phase = 1  # the step whose reward is the trial's outcome (events)
     trials = 2 * FORCED_PAIRS + FREE_TRIALS
 
     def __init__(self, p_risky: float | None = None):

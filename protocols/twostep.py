@@ -118,6 +118,7 @@ class TwoStepTask(Task):
     description = "two-step task: fixation, first-stage choice, common/uncommon transition, outcome"
     action_names = ("fixate", "left", "right")
     phase_names = ("fixation", "choice", "outcome")
+    outcome_phase = 2  # the step whose reward is the trial's outcome (events)
 
     def __init__(self, variant: str = "miller", feedback: str = "step", trials: int | None = None,
                  p_common: float | None = None, schedule: str | None = None):

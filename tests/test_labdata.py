@@ -136,18 +136,25 @@ def test_hbayesdm_two_step_export_keeps_the_transition_convention(tmp_path):
         labdata.to_hbayesdm(rec.trials, "harlow", str(tmp_path / "x.txt"))
 
 
-def test_teacher_forced_scoring_reproduces_the_circuits_own_policy():
+@pytest.mark.parametrize("name", ["twostep_miller", "twostep_daw"])
+def test_teacher_forced_scoring_reproduces_the_circuits_own_policy(name):
     from circuit.agent import load_checkpoint
+    from circuit.run import run
     from circuit.scoring import twostep_log_odds
 
-    circ, _ = load_checkpoint("twostep_miller")
-    from circuit.run import run
-
-    rec = run_twostep = run(circ, episodes=4, seed=3)
+    circ, _ = load_checkpoint(name)
+    rec = run(circ, episodes=4, seed=3)
     z, d = twostep_log_odds(circ, rec.trials)
-    pol = run_twostep.steps["policy"][run_twostep.steps["phase"] == 1]
+    pol = rec.steps["policy"][rec.steps["phase"] == 1]
     assert np.allclose(z.reshape(-1), np.log(pol[:, 2]) - np.log(pol[:, 1]), atol=1e-4)
     assert d["scored"].all()
+
+
+def test_incongruent_rats_are_mapped_into_the_task_frame():
+    t = labdata.load("rats")
+    assert np.array_equal(t["common"], t["state"] == t["choice"])
+    incongruent = (t["port"] >= 0) & (t["common"]) & (t["port"] != t["choice"])
+    assert set(np.unique(t["subject"][incongruent])) == {"M064", "M071", "M088"}
 
 
 def test_ragged_hybrid_fit_recovers_parameters_with_forced_and_violation_trials():

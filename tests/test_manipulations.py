@@ -143,3 +143,14 @@ def test_a_manipulation_for_another_stage_is_an_error_not_a_silent_no_op():
         train(TrainConfig(circuit=CircuitConfig(), steps=640, batch_size=32, eval_every=0,
                           manipulations=[{"target": "units", "action": "silence", "units": [0]}]),
               progress=False)
+
+
+def test_rewarded_and_unrewarded_events_are_outcomes_only():
+    rec = run("twostep_miller", episodes=5, seed=0, manipulations=[
+        {"target": "units", "action": "scale", "value": 1.0, "units": [0], "event": "unrewarded"}])
+    s = rec.steps
+    flag = s["manipulation_active"][:, 0]
+    prev_unrewarded_outcome = np.r_[False, (s["phase"][:-1] == 2) & (s["reward"][:-1] == 0)
+                                    & (s["episode"][1:] == s["episode"][:-1])]
+    assert np.array_equal(flag, prev_unrewarded_outcome)
+    assert flag.any() and not flag[s["phase"] != 0].any()  # acts only at the next fixation
