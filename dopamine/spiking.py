@@ -49,6 +49,52 @@ class DAParams:
         return asdict(self)
 
 
+@dataclass(frozen=True)
+class Opto:
+    """Light on the DA population: ChR2 (depolarising) or ArchT/NpHR (hyperpolarising) current
+    in a random ``expression`` fraction of the neurons, as pulse trains (``frequency_hz``,
+    ``width_ms``; frequency 0 = continuous light) lasting ``duration_ms`` from ``onset_ms``
+    into each agent step listed in ``steps`` (indices into the rendered δ sequence)."""
+
+    kind: str = "chr2"  #: chr2 | archt | nphr
+    steps: tuple = ()  #: the agent steps (indices) that get light
+    onset_ms: float = 0.0  #: light onset within each of those steps
+    duration_ms: float = 175.0  #: light duration per step
+    frequency_hz: float = 20.0  #: pulse frequency (0: continuous)
+    width_ms: float = 5.0  #: pulse width
+    amplitude_mV: float = 30.0  #: current amplitude (as a voltage), sign set by ``kind``
+    expression: float = 1.0  #: fraction of neurons expressing the opsin
+    seed: int = 0  #: draws the expressing neurons
+
+    def __post_init__(self):
+        if self.kind not in ("chr2", "archt", "nphr"):
+            raise ValueError(f"opto kind: expected 'chr2', 'archt' or 'nphr', got {self.kind!r}")
+        if not 0.0 <= self.expression <= 1.0:
+            raise ValueError(f"opto expression: expected a fraction in [0, 1], got {self.expression}")
+        if self.frequency_hz < 0 or self.width_ms <= 0 or self.duration_ms < 0:
+            raise ValueError("opto: frequency ≥ 0, width > 0 and duration ≥ 0 expected")
+
+    def light(self, n_ms: int, step_ms: float) -> np.ndarray:
+        """[n_ms] light on (1) / off (0) in 1-ms bins."""
+        on = np.zeros(n_ms)
+        t = np.arange(int(round(self.duration_ms)))
+        if self.frequency_hz > 0:
+            pulses = (t % (1000.0 / self.frequency_hz)) < self.width_ms
+        else:
+            pulses = np.ones(len(t), bool)
+        for k in self.steps:
+            start = int(round(k * step_ms + self.onset_ms))
+            idx = start + t[pulses]
+            on[idx[idx < n_ms]] = 1.0
+        return on
+
+    def mask(self, n_neurons: int) -> np.ndarray:
+        rng = np.random.default_rng(self.seed)
+        m = np.zeros(n_neurons)
+        m[rng.permutation(n_neurons)[:int(round(self.expression * n_neurons))]] = 1.0
+        return m
+
+
 @dataclass
 class DARender:
     """Spikes and derived signals of one rendered session (numpy)."""
@@ -61,11 +107,14 @@ class DARender:
 
 
 def simulate(deltas, params: DAParams = DAParams(), seed: int = 0, target: str = "numpy",
-             tonic_rate_hz: float | None = None) -> DARender:
+             tonic_rate_hz: float | None = None, opto=(), lesion_fraction: float = 0.0,
+             d1_gain: float = 1.0) -> DARender:
     """Render one session: ``deltas`` [n_steps] (the circuit's δ per agent step, in order)
     drive the population; returns its spikes, the rate in each step's pulse window and the DA
     concentration trace. ``tonic_rate_hz`` normalises the concentration (default: the rate
-    outside pulse windows in this very run)."""
+    outside pulse windows in this very run). ``opto``: :class:`Opto` light on the neurons;
+    ``lesion_fraction``: that fraction of the neurons silenced (a DA lesion); ``d1_gain``: a
+    D1 antagonist as a gain on the DA effect at the target, c_eff = 1 + gain·(c − 1)."""
     import brian2 as b2
 
     deltas = np.asarray(deltas, dtype=float).reshape(-1)
@@ -85,13 +134,24 @@ def simulate(deltas, params: DAParams = DAParams(), seed: int = 0, target: str =
     b2.prefs.codegen.target = target
     b2.seed(seed)
     b2.defaultclock.dt = p.dt_ms * b2.ms
+    if not 0.0 <= lesion_fraction <= 1.0:
+        raise ValueError(f"lesion_fraction: expected a fraction in [0, 1], got {lesion_fraction}")
+    opto_drive = np.zeros((n_ms, p.n_neurons))
+    for o in opto:
+        sign = 1.0 if o.kind == "chr2" else -1.0
+        opto_drive += sign * o.amplitude_mV * np.outer(o.light(n_ms, p.step_ms), o.mask(p.n_neurons))
+    alive = np.ones(p.n_neurons)
+    alive[np.random.default_rng(seed + 17).permutation(p.n_neurons)[:int(round(lesion_fraction * p.n_neurons))]] = 0.0
     ns = {"tau_m": p.tau_m_ms * b2.ms, "i_tonic": p.i_tonic_mV * b2.mV, "sigma": p.sigma_mV * b2.mV,
           "k_rpe": p.k_rpe_mV * b2.mV, "v_th": p.v_threshold_mV * b2.mV,
-          "rpe": b2.TimedArray(drive, dt=1 * b2.ms)}
+          "rpe": b2.TimedArray(drive, dt=1 * b2.ms),
+          "opto": b2.TimedArray(opto_drive * b2.mV, dt=1 * b2.ms)}
     group = b2.NeuronGroup(
-        p.n_neurons, "dv/dt = (-v + i_tonic + k_rpe*rpe(t)) / tau_m + sigma*sqrt(2/tau_m)*xi : volt",
-        threshold="v > v_th", reset="v = 0*mV", refractory=p.refractory_ms * b2.ms,
+        p.n_neurons, "dv/dt = (-v + i_tonic + k_rpe*rpe(t) + opto(t, i)) / tau_m "
+                     "+ sigma*sqrt(2/tau_m)*xi : volt\nalive : 1 (constant)",
+        threshold="v > v_th and alive > 0", reset="v = 0*mV", refractory=p.refractory_ms * b2.ms,
         method="euler", namespace=ns)
+    group.alive = alive
     group.v = "rand() * v_th"
     mon = b2.SpikeMonitor(group)
     net = b2.Network(group, mon)
@@ -106,6 +166,7 @@ def simulate(deltas, params: DAParams = DAParams(), seed: int = 0, target: str =
     if tonic_rate_hz is None:
         tonic_rate_hz = float(pop_rate[~in_pulse].mean()) if (~in_pulse).any() else float(pop_rate.mean())
     conc = _low_pass(pop_rate / max(tonic_rate_hz, 1e-9), p.tau_da_ms)
+    conc = 1.0 + d1_gain * (conc - 1.0)
     return DARender(times, neurons, win, conc, p)
 
 

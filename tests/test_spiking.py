@@ -41,3 +41,22 @@ def test_concentration_rises_with_a_burst_and_spikes_are_well_formed():
     assert res.spike_neurons.min() >= 0 and res.spike_neurons.max() < p.n_neurons
     with pytest.raises(ValueError, match="deltas"):
         simulate([np.nan])
+
+
+def test_optogenetics_lesions_and_d1_blockade():
+    from dopamine.spiking import Opto
+
+    zeros = np.zeros(8)
+    base = simulate(zeros, seed=4)
+    chr2 = simulate(zeros, seed=4, opto=[Opto("chr2", steps=(2, 5), frequency_hz=20, width_ms=5)])
+    assert chr2.step_rate_hz[[2, 5]].mean() > 3 * max(base.step_rate_hz[[2, 5]].mean(), 1.0)
+    arch = simulate(np.ones(8), seed=4, opto=[Opto("archt", steps=(1, 3, 5, 7), frequency_hz=0)])
+    burst = simulate(np.ones(8), seed=4)
+    assert arch.step_rate_hz[[1, 3, 5, 7]].mean() < 0.3 * burst.step_rate_hz[[1, 3, 5, 7]].mean()
+    half = simulate(zeros, seed=4, lesion_fraction=0.5)
+    assert len(half.spike_times_s) < 0.7 * len(base.spike_times_s)
+    assert set(np.unique(half.spike_neurons)) <= set(range(40)) and len(np.unique(half.spike_neurons)) <= 20
+    flat = simulate([0, 1, 0], seed=5, d1_gain=0.0)
+    assert np.allclose(flat.concentration, 1.0)  # full D1 blockade: no DA effect at the target
+    with pytest.raises(ValueError, match="opto kind"):
+        Opto("laser")
