@@ -321,6 +321,18 @@ def cmd_compare(args) -> int:
     return 0
 
 
+def cmd_spikes(args) -> int:
+    from .spikes import render
+
+    res = render(args.recording, args.out, population=args.population, seed=args.seed,
+                 target=args.target)
+    n_da = len(res.get("da/spike_times_s", []))
+    n_pfc = len(res.get("pfc/spike_times_s", []))
+    print(f"{args.out}: {len(res['steps/start_s'])} steps rendered; DA spikes {n_da}, "
+          f"PFC spikes {n_pfc}")
+    return 0
+
+
 def cmd_export(args) -> int:
     if not args.nwb and not args.hbayesdm:
         raise UsageError("export: give --nwb FILE and/or --hbayesdm FILE")
@@ -489,6 +501,17 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true", help="print one JSON object")
     s.add_argument("--figures", help="write the overlay figure (PNG and SVG) into this folder")
     s.set_defaults(func=cmd_compare)
+
+    s = sub.add_parser("spikes", help="render a recording as spikes: DA population (brian2) "
+                                      "and PFC spike trains")
+    s.add_argument("recording", help="an HDF5 recording written by `pfcda run`")
+    s.add_argument("--out", required=True, help="the spikes file (HDF5) to write")
+    s.add_argument("--population", choices=("da", "pfc", "both"), default="both")
+    s.add_argument("--target", choices=("numpy", "cython"), default="numpy",
+                   help="brian2 code generation (numpy: no compiler; cython: faster after a "
+                        "first, slow build)")
+    s.add_argument("--seed", type=_int, default=0, help="seed (0)")
+    s.set_defaults(func=cmd_spikes)
 
     s = sub.add_parser("lesion-sweep", help="a protocol's behaviour against virtual-lesion size")
     s.add_argument("protocol", help="protocol name (see `pfcda protocols`)")

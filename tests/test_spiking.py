@@ -60,3 +60,18 @@ def test_optogenetics_lesions_and_d1_blockade():
     assert np.allclose(flat.concentration, 1.0)  # full D1 blockade: no DA effect at the target
     with pytest.raises(ValueError, match="opto kind"):
         Opto("laser")
+
+
+def test_render_a_recording_round_trips_exactly(tmp_path):
+    from circuit.run import run
+    from circuit.spikes import read_spikes, render
+
+    run("harlow", episodes=2, seed=0, out=str(tmp_path / "h.h5"))
+    res = render(str(tmp_path / "h.h5"), str(tmp_path / "s.h5"), seed=1)
+    back = read_spikes(str(tmp_path / "s.h5"))
+    for k in ("steps/start_s", "da/spike_times_s", "da/spike_neurons", "da/step_rate_hz",
+              "pfc/spike_times_s", "pfc/spike_units"):
+        assert np.array_equal(back[k], res[k]), k
+    assert len(back["steps/start_s"]) == 36  # 2 episodes × 6 trials × 3 steps
+    assert back["steps/start_s"][18] == pytest.approx((18 + 2) * 0.5)  # a 2-step gap between episodes
+    assert len(back["da/spike_times_s"]) > 0 and back["pfc/spike_units"].max() < 128
