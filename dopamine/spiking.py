@@ -208,3 +208,21 @@ def calibrate(params: DAParams = DAParams(), grid=(-1.0, -0.5, -0.25, 0.0, 0.25,
     rates[order] = res.step_rate_hz
     by = rates.reshape(len(grid), repeats).mean(1)
     return Calibration(grid, tuple(float(x) for x in by), float(by[grid.index(0.0)]) if 0.0 in grid else float("nan"))
+
+
+def psth(spike_times_s, event_times_s, n_neurons: int, window_s=(-0.2, 0.6), bin_s: float = 0.02) -> dict:
+    """Peri-stimulus time histogram: population firing rate (spikes/s per neuron) around each
+    event, mean and sem over events. Returns ``{"t_s": bin centres, "rate": [n_bins],
+    "sem": [n_bins], "per_event": [n_events, n_bins]}``."""
+    spikes = np.sort(np.asarray(spike_times_s, float))
+    events = np.asarray(event_times_s, float).reshape(-1)
+    if len(events) == 0:
+        raise ValueError("event_times_s: expected at least one event")
+    edges = np.arange(window_s[0], window_s[1] + bin_s / 2, bin_s)
+    counts = np.zeros((len(events), len(edges) - 1))
+    for i, e in enumerate(events):
+        lo, hi = np.searchsorted(spikes, [e + edges[0], e + edges[-1]])
+        counts[i] = np.histogram(spikes[lo:hi] - e, bins=edges)[0]
+    rate = counts / (bin_s * n_neurons)
+    sem = rate.std(0, ddof=1) / np.sqrt(len(events)) if len(events) > 1 else np.full(rate.shape[1], np.nan)
+    return {"t_s": (edges[:-1] + edges[1:]) / 2, "rate": rate.mean(0), "sem": sem, "per_event": rate}

@@ -75,3 +75,18 @@ def test_render_a_recording_round_trips_exactly(tmp_path):
     assert len(back["steps/start_s"]) == 36  # 2 episodes × 6 trials × 3 steps
     assert back["steps/start_s"][18] == pytest.approx((18 + 2) * 0.5)  # a 2-step gap between episodes
     assert len(back["da/spike_times_s"]) > 0 and back["pfc/spike_units"].max() < 128
+
+
+def test_psth_shows_burst_and_pause_aligned_to_the_rpe():
+    from dopamine.spiking import psth
+
+    p = DAParams()
+    deltas = np.tile([0.0, 1.0, 0.0, -1.0], 6)
+    res = simulate(deltas, p, seed=6)
+    onsets = np.arange(len(deltas)) * p.step_ms / 1000.0 + p.pulse_onset_ms / 1000.0
+    pos = psth(res.spike_times_s, onsets[deltas > 0], p.n_neurons, window_s=(-0.2, 0.4), bin_s=0.05)
+    neg = psth(res.spike_times_s, onsets[deltas < 0], p.n_neurons, window_s=(-0.2, 0.4), bin_s=0.05)
+    after = (pos["t_s"] > 0) & (pos["t_s"] < 0.175)
+    before = pos["t_s"] < 0
+    assert pos["rate"][after].mean() > 3 * pos["rate"][before].mean()  # burst: ≈ 20 vs ≈ 4 Hz
+    assert neg["rate"][after].mean() < 0.5 * neg["rate"][before].mean()  # pause
