@@ -178,11 +178,12 @@ def cmd_evaluate(args) -> int:
     return 0
 
 
-def cmd_run(args) -> int:
+def _protocol_circuit(args):
+    """(checkpoint, Circuit) for ``args.protocol``: ``--checkpoint`` or the protocol's shipped
+    one, checked to be a circuit of that protocol."""
     from protocols import DEFAULT_CHECKPOINTS, names
 
     from .agent import load_checkpoint
-    from .run import run
 
     if args.protocol not in names():
         raise UsageError(f"protocol: unknown {args.protocol!r}; expected one of {names()}")
@@ -193,6 +194,13 @@ def cmd_run(args) -> int:
     if circuit.config.protocol != args.protocol:
         raise UsageError(f"--checkpoint: {ckpt} is a {circuit.config.protocol!r} circuit, "
                          f"not {args.protocol!r}")
+    return ckpt, circuit
+
+
+def cmd_run(args) -> int:
+    from .run import run
+
+    ckpt, circuit = _protocol_circuit(args)
     overrides = dict(args.task or [])
     if args.probs:
         overrides["probs"] = args.probs
@@ -232,17 +240,9 @@ def _manipulations(args, circuit) -> list:
 
 
 def cmd_lesion_sweep(args) -> int:
-    from protocols import DEFAULT_CHECKPOINTS, names
-
-    from .agent import load_checkpoint
     from .lesion_sweep import figure, lesion_sweep
 
-    if args.protocol not in names():
-        raise UsageError(f"protocol: unknown {args.protocol!r}; expected one of {names()}")
-    ckpt = args.checkpoint or DEFAULT_CHECKPOINTS.get(args.protocol)
-    if ckpt is None:
-        raise UsageError(f"--checkpoint: protocol {args.protocol!r} has no shipped checkpoint; give one")
-    circuit, _ = load_checkpoint(ckpt)
+    _, circuit = _protocol_circuit(args)
     res = lesion_sweep(circuit, sizes=args.sizes, draws=args.draws, episodes=args.episodes,
                        seed=args.seed, target="input" if args.channel else "units",
                        channel=args.channel, task_overrides=dict(args.task or []) or None)
