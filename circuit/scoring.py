@@ -136,3 +136,96 @@ def twostep_model_comparison(circuit, trials: dict, p_common: float = 0.8, seed:
     rows["circuit"]["inverse_temperature"] = beta
     return {"held_out": rows, "hybrid_params": hyb["params"], "model_free_params": mf["params"],
             "split": "alternate sessions of each subject: even → fit, odd → held out"}
+
+
+# ------------------------------------------------------------------ two-choice foraging / bandits
+def choice_log_odds(circuit, trials: dict) -> tuple[np.ndarray, dict]:
+    """The circuit's log-odds of choosing right at every trial of a (ragged) two-choice trials
+    table (lab foraging/bandit sessions: ``choice`` 0 left, 1 right, −1 no response), with the
+    animal's own choices and rewards fed in (teacher forcing). The circuit must be a
+    ``matching`` circuit (fixation step, then choice step). A trial without a response is fed as
+    a fixation response with no reward and is not scored. Returns (z [E, T], {"c", "scored"})."""
+    from protocols.choice_models import padded
+    from protocols.matching import FIXATE
+
+    if circuit.config.protocol != "matching":
+        raise ValueError(f"circuit: a matching (foraging) circuit is needed, got {circuit.config.protocol!r}")
+    c, r, scored = padded(trials)
+    E, T = c.shape
+    z = np.zeros((E, T))
+    with torch.inference_mode():
+        state = circuit.initial_state(E)
+        prev_a = torch.full((E,), -1, dtype=torch.long)
+        prev_r = torch.zeros(E)
+        for t in range(T):
+            for phase in range(2):
+                obs = torch.zeros(E, 2)
+                obs[:, phase] = 1.0
+                out = circuit.step(obs, prev_a, prev_r, state)
+                state = out.state
+                if phase == 0:
+                    prev_a, prev_r = torch.full((E,), FIXATE), torch.zeros(E)
+                else:
+                    z[:, t] = (out.logits[:, 2] - out.logits[:, 1]).numpy()
+                    ct = torch.as_tensor(c[:, t])
+                    prev_a = torch.where(ct >= 0, 1 + ct.clamp(min=0), torch.full((E,), FIXATE))
+                    prev_r = torch.as_tensor(r[:, t] * (c[:, t] >= 0), dtype=torch.float32)
+    return z, {"c": c, "scored": scored}
+
+
+def foraging_model_comparison(circuit, trials: dict, seed: int = 0) -> dict:
+    """Leave-one-session-out model comparison on two-choice (foraging) data: for each session,
+    the circuit's inverse temperature and the Q-learning models (``rw``: α, β, κ, b;
+    ``rw_forget``: + forgetting ζ) are fitted on the other sessions and scored on it. Reports
+    the held-out normalised likelihood per choice, pooled and per session, and each model's
+    parameters fitted to every session alone (animal by animal)."""
+    from scipy.optimize import minimize_scalar
+
+    from protocols import choice_models as cm
+
+    ep = np.asarray(trials["episode"])
+    sessions = np.unique(ep)
+    if len(sessions) < 2:
+        raise ValueError("trials: leave-one-session-out needs at least 2 sessions")
+    sub = lambda m: {k: np.asarray(v)[m] for k, v in trials.items() if not k.startswith("_")}  # noqa: E731
+    z_all, d_all = choice_log_odds(circuit, trials)  # sessions are independent: score them once
+    eidx = np.searchsorted(sessions, sessions)
+    tot = {name: [0.0, 0] for name in ("circuit", "rw", "rw_forget")}
+    per = {}
+    for k, s in enumerate(sessions):
+        train_rows = eidx != k
+        res = minimize_scalar(
+            lambda b: -_bernoulli_ll(z_all[train_rows], d_all["c"][train_rows], d_all["scored"][train_rows], b)[0],
+            bounds=(0.0, 5.0), method="bounded")
+        ll_c = _bernoulli_ll(z_all[k:k + 1], d_all["c"][k:k + 1], d_all["scored"][k:k + 1], float(res.x))
+        label = str(np.asarray(trials.get("session", ep))[ep == s][0])
+        per[label] = {"circuit": ll_c}
+        for model in ("rw", "rw_forget"):
+            f = cm.fit(sub(ep != s), model, starts=3, seed=seed)
+            per[label][model] = f["loglik_fn"](sub(ep == s))
+        for name, (ll, n) in per[label].items():
+            tot[name][0] += ll
+            tot[name][1] += n
+    held = {name: {"likelihood_per_trial": float(np.exp(ll / max(n, 1))), "n": n,
+                   "per_session": {lab: float(np.exp(v[name][0] / max(v[name][1], 1))) for lab, v in per.items()}}
+            for name, (ll, n) in tot.items()}
+    own = {}
+    for s in sessions:
+        label = str(np.asarray(trials.get("session", ep))[ep == s][0])
+        own[label] = {m: cm.fit(sub(ep == s), m, starts=3, seed=seed)["params"] for m in ("rw", "rw_forget")}
+    return {"held_out": held, "per_session_fits": own,
+            "split": "leave one session out: fit on the others, score the held-out session"}
+
+
+def classic_fit(protocol: str, trials: dict, seed: int = 0, p_common: float = 0.8) -> dict:
+    """The classic models fitted by maximum likelihood to a trials table (the circuit's own
+    choices, or an animal's), so their parameters sit side by side: two-step → Daw's hybrid
+    (pooled sessions); two-choice → Q-learning with perseveration, with and without forgetting.
+    ``choice`` must be 0/1 (−1 none)."""
+    if protocol == "twostep":
+        from protocols.twostep_agents import fit_hybrid_ragged
+
+        return {"hybrid": fit_hybrid_ragged(trials, p_common, seed=seed)["params"]}
+    from protocols import choice_models as cm
+
+    return {m: cm.fit(trials, m, starts=3, seed=seed)["params"] for m in ("rw", "rw_forget")}
