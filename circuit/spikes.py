@@ -75,6 +75,8 @@ def render(recording: str, out: str, population: str = "both", seed: int = 0,
                 f.attrs[k] = v
             for k, v in result.items():
                 f.create_dataset(k, data=v, compression="gzip")
+            if "pfc" in f:  # units that never fired are still units
+                f["pfc"].attrs["n_units"] = int(rec.units["hidden"].shape[1])
         os.replace(tmp, out)
     finally:
         if os.path.exists(tmp):
@@ -90,5 +92,8 @@ def read_spikes(path: str) -> dict:
         if f.attrs.get("format") != FORMAT:
             raise ValueError(f"{path}: not a pfcda spikes file")
         out = {k: f.attrs[k] for k in f.attrs}
-        f.visititems(lambda name, obj: out.__setitem__(name, obj[()]) if isinstance(obj, h5py.Dataset) else None)
+        def take(name, obj):
+            if isinstance(obj, h5py.Dataset):
+                out[name] = obj.asstr()[()] if h5py.check_string_dtype(obj.dtype) else obj[()]
+        f.visititems(take)
     return out
