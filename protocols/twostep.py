@@ -35,9 +35,13 @@ Reward schedules
     assignment is uniform); p_common = 0.8; 100 trials.
     ``daw``: four options (2 states × 2), reward probabilities following independent Gaussian
     random walks (SD 0.025, reflecting bounds 0.25 and 0.75, start uniform in the bounds);
-    p_common = 0.7; 201 trials. ``schedule=PATH`` replays a lab's exact schedule: a CSV with
-    columns ``p1a, p1b, p2a, p2b`` (one row per trial; state 1/2 × option a = left, b = right)
-    or a ``.npy`` array [trials, 4]; every episode then uses it.
+    p_common = 0.7; 201 trials. ``schedule=PATH`` replays a lab's exact schedule (either
+    variant): a CSV with columns ``p1a, p1b, p2a, p2b`` (one row per trial; state 1/2 × option
+    a = left, b = right; ``miller`` has one outcome per state, so there p1a = p1b and
+    p2a = p2b) or a ``.npy`` array [trials, 4]. Optional columns: ``episode`` (several sessions
+    of any lengths in one file: run episode k replays session k mod n, with that session's
+    number of trials) and ``common`` (0/1: replays the transitions the animal experienced on
+    each trial instead of drawing them). ``pfcda replay`` writes such a file from lab data.
 Input encoding (the open choice of protocols.md §6.2, decided and configurable)
     ``feedback="step"`` (the task's default): the network's standard inputs only — at every
     step the previous step's action and reward, so the stage-1 choice is seen at the outcome
@@ -88,20 +92,38 @@ REFERENCE = {
 
 
 def load_schedule(path: str) -> np.ndarray:
-    """A lab's reward schedule → float array [trials, 4] (p1a, p1b, p2a, p2b), validated."""
+    """A lab's reward schedule → float array [trials, 4] (p1a, p1b, p2a, p2b), validated (all
+    rows; see :func:`load_sessions` for files with several sessions)."""
+    return np.concatenate([p for p, _ in load_sessions(path)])
+
+
+def load_sessions(path: str) -> list:
+    """A schedule file → [(probs [trials, 4], common [trials] bool or None)] per session
+    (``episode`` column; one session without it), validated: row numbers in errors are 1-based
+    data rows of the file."""
     if not os.path.isfile(path):
         raise ValueError(f"schedule: no file {path!r}")
+    cols = ["p1a", "p1b", "p2a", "p2b"]
+    episode = common = None
     if path.endswith(".npy"):
         arr = np.load(path, allow_pickle=False)
     else:
         import pandas as pd
 
         df = pd.read_csv(path, sep=None, engine="python")
-        cols = ["p1a", "p1b", "p2a", "p2b"]
         missing = [c for c in cols if c not in df.columns]
         if missing:
             raise ValueError(f"schedule {path}: missing column(s) {missing}; expected columns {cols}")
         arr = df[cols].to_numpy()
+        if "episode" in df.columns:
+            episode = df["episode"].to_numpy()
+        if "common" in df.columns:
+            common = pd.to_numeric(df["common"], errors="coerce").to_numpy()
+            bad = ~np.isin(common, (0, 1))
+            if bad.any():
+                row = int(np.flatnonzero(bad)[0])
+                raise ValueError(f"schedule {path}: column 'common', row {row + 1}: expected 0 or 1, "
+                                 f"got {df['common'].iloc[row]!r}")
     arr = np.asarray(arr, dtype=float)
     if arr.ndim != 2 or arr.shape[1] != 4 or len(arr) < 2:
         raise ValueError(f"schedule {path}: expected [trials ≥ 2, 4] probabilities, got shape {arr.shape}")
@@ -109,7 +131,14 @@ def load_schedule(path: str) -> np.ndarray:
     if bad.any():
         row = int(np.argwhere(bad)[0][0])
         raise ValueError(f"schedule {path}: row {row + 1}: probabilities must be in [0, 1], got {arr[row].tolist()}")
-    return arr
+    if episode is None:
+        bounds = [(0, len(arr))]
+    else:
+        cut = np.r_[0, np.flatnonzero(episode[1:] != episode[:-1]) + 1, len(arr)]
+        bounds = list(zip(cut[:-1], cut[1:]))
+        if len({str(episode[a]) for a, _ in bounds}) != len(bounds):
+            raise ValueError(f"schedule {path}: column 'episode': each session's rows must be contiguous")
+    return [(arr[a:b], None if common is None else common[a:b] > 0) for a, b in bounds]
 
 
 class TwoStepTask(Task):
@@ -131,14 +160,24 @@ class TwoStepTask(Task):
         if not 0.5 <= self.p_common <= 1.0:
             raise ValueError(f"p_common: expected a probability in [0.5, 1], got {p_common}")
         self.schedule = schedule
-        self._schedule = None
+        self._sessions = None
         if schedule is not None:
-            if variant != "daw":
-                raise ValueError("schedule: a lab schedule (4 option probabilities) needs variant 'daw'")
-            self._schedule = torch.tensor(load_schedule(schedule), dtype=torch.float32).view(-1, 2, 2)
-            if trials is not None and trials != len(self._schedule):
-                raise ValueError(f"trials: the schedule has {len(self._schedule)} trials, got {trials}")
-            trials = len(self._schedule)
+            sessions = load_sessions(schedule)
+            if variant == "miller" and any(np.any(p[:, 0] != p[:, 1]) or np.any(p[:, 2] != p[:, 3])
+                                           for p, _ in sessions):
+                raise ValueError(f"schedule {schedule}: variant 'miller' has one outcome per state, so "
+                                 f"p1a must equal p1b and p2a equal p2b (use variant 'daw' for four options)")
+            longest = max(len(p) for p, _ in sessions)
+            if trials is not None and trials != longest:
+                raise ValueError(f"trials: the schedule has {longest} trials, got {trials}")
+            trials = longest
+            probs = np.stack([np.pad(p, ((0, longest - len(p)), (0, 0)), mode="edge") for p, _ in sessions])
+            common = np.stack([np.pad(np.zeros(len(p), bool) if c is None else c, (0, longest - len(p)))
+                               for p, c in sessions])
+            self._sessions = {"probs": torch.tensor(probs, dtype=torch.float32).view(len(sessions), longest, 2, 2),
+                              "n_trials": torch.tensor([len(p) for p, _ in sessions]),
+                              "common": torch.tensor(common), "replay_common": sessions[0][1] is not None}
+            self._next_session = 0
         trials = VARIANTS[variant]["trials"] if trials is None else trials
         if not isinstance(trials, int) or trials < 2:
             raise ValueError(f"trials: expected an integer ≥ 2, got {trials!r}")
@@ -158,8 +197,12 @@ class TwoStepTask(Task):
         and the choice an invalid first-stage response is replaced by (common random numbers:
         the same episode replays identically for any agent)."""
         T = self.trials
-        if self._schedule is not None:
-            probs = self._schedule.expand(n, T, 2, 2).clone()
+        n_trials = torch.full((n,), T)
+        if self._sessions is not None:
+            k = (self._next_session + torch.arange(n)) % len(self._sessions["n_trials"])
+            self._next_session = int(k[-1]) + 1 if n else self._next_session
+            probs = self._sessions["probs"][k].clone()
+            n_trials = self._sessions["n_trials"][k].clone()
         elif self.variant == "miller":
             swaps = (torch.rand(n, T, generator=generator) < SWAP).long()
             swaps[:, 0] = torch.randint(2, (n,), generator=generator)
@@ -176,13 +219,18 @@ class TwoStepTask(Task):
                 p = torch.where(p < WALK_LO, 2 * WALK_LO - p, p)
                 out.append(p)
             probs = torch.stack(out, 1).view(n, T, 2, 2)
-        return {"probs": probs, "uniforms": torch.rand(n, T, 3, generator=generator)}
+        uniforms = torch.rand(n, T, 3, generator=generator)
+        if self._sessions is not None and self._sessions["replay_common"]:
+            # the animal's transitions: common ⇔ u < p_common
+            uniforms[:, :, 0] = torch.where(self._sessions["common"][k], 0.0, 1.0)
+        return {"probs": probs, "uniforms": uniforms, "n_trials": n_trials}
 
     def reset(self, batch_size: int, generator: torch.Generator, params: dict | None = None):
         self.generator, self.batch_size = generator, batch_size
         params = params if params is not None else self.sample_params(batch_size, generator)
         self.probs, self.uniforms = params["probs"].clone(), params["uniforms"].clone()
         B = batch_size
+        self.n_steps = params.get("n_trials", torch.full((B,), self.trials)).clone() * STEPS_PER_TRIAL
         self.t = torch.zeros(B, dtype=torch.long)
         self.error = torch.zeros(B, dtype=torch.bool)
         self.choice = torch.zeros(B, dtype=torch.long)
@@ -239,10 +287,11 @@ class TwoStepTask(Task):
                                 (self.state == 0).float(), win.float()], 1)
             self.last = torch.where(end_trial.unsqueeze(1), last, self.last)
         self.t = self.t + 1
-        done = self.t >= self.steps_per_episode
+        done = self.t >= self.n_steps
         if bool(done.any()):
             new = self.sample_params(int(done.sum()), self.generator)
             self.probs[done], self.uniforms[done] = new["probs"], new["uniforms"]
+            self.n_steps[done] = new["n_trials"] * STEPS_PER_TRIAL
             self.t[done] = 0
             self.error[done] = False
             self.last[done] = 0.0

@@ -116,8 +116,11 @@ def test_lab_schedule_is_replayed_and_bad_files_are_named(tmp_path):
     np.savetxt(missing, rows[:, :3], delimiter=",", header="p1a,p1b,p2a", comments="")
     with pytest.raises(ValueError, match=r"missing column\(s\) \['p2b'\]"):
         load_schedule(str(missing))
+    four = tmp_path / "sched4.csv"
+    rows4 = np.column_stack([np.linspace(0.2, 0.8, 30), np.linspace(0.8, 0.2, 30)] * 2)
+    np.savetxt(four, rows4, delimiter=",", header="p1a,p1b,p2a,p2b", comments="")
     with pytest.raises(ValueError, match="variant 'daw'"):
-        TwoStepTask("miller", schedule=str(good))
+        TwoStepTask("miller", schedule=str(four))
 
 
 # ------------------------------------------------------------------------ agents, analyses
