@@ -275,17 +275,17 @@ def cmd_compare(args) -> int:
     model = dict(rec.trials)
     if args.protocol == "matching":  # action codes (1 left, 2 right, 0 invalid) → 0/1/−1
         model["choice"] = np.asarray(model["choice"]).astype(np.int16) - 1
-    lab = labdata.load(args.lab, args.protocol)
+    lab = labdata.load(args.lab, args.protocol, mapping=args.mapping)
     res = compare(args.protocol, model, lab, n_boot=args.bootstrap, seed=args.seed)
     res["model_path"], res["lab_source"] = args.model, args.lab
     if args.score:
-        if args.protocol != "twostep":
-            raise UsageError("--score: trial-by-trial scoring is written for the two-step task")
         from .agent import load_checkpoint
-        from .scoring import twostep_model_comparison
+        from .scoring import classic_fit, foraging_model_comparison, twostep_model_comparison
 
-        res["model_comparison"] = twostep_model_comparison(load_checkpoint(args.score)[0], lab,
-                                                           seed=args.seed)
+        scorer = {"twostep": twostep_model_comparison, "matching": foraging_model_comparison}[args.protocol]
+        res["model_comparison"] = scorer(load_checkpoint(args.score)[0], lab, seed=args.seed)
+        res["model_comparison"]["circuit_own_choices"] = classic_fit(
+            args.protocol, model, seed=args.seed, p_common=float(rec.attrs["task"].get("p_common") or 0.8))
     if args.figures:
         figure(res, args.figures)
     if args.json:
@@ -314,22 +314,40 @@ def cmd_compare(args) -> int:
         print(f"model comparison on held-out lab sessions ({mc['split']}): normalised likelihood "
               f"per choice (0.5 = chance)")
         for name, row in mc["held_out"].items():
-            subj = ", ".join(f"{k} {v['likelihood_per_trial']:.3f}" for k, v in row["per_subject"].items())
-            print(f"  {name:<11} {row['likelihood_per_trial']:.3f}  (n = {row['n']}; {subj})")
-        print("  hybrid fitted to the animals: " +
-              ", ".join(f"{k} {v:.2f}" for k, v in mc["hybrid_params"].items()))
+            if "per_subject" in row:
+                parts = {k: v["likelihood_per_trial"] for k, v in row["per_subject"].items()}
+            else:
+                parts = row["per_session"]
+            print(f"  {name:<11} {row['likelihood_per_trial']:.3f}  (n = {row['n']}; "
+                  + ", ".join(f"{k} {v:.3f}" for k, v in parts.items()) + ")")
+        fmt = lambda d: ", ".join(f"{k} {v:.2f}" for k, v in d.items())  # noqa: E731
+        if "hybrid_params" in mc:
+            print("  hybrid fitted to the animals: " + fmt(mc["hybrid_params"]))
+        for label, fits in mc.get("per_session_fits", {}).items():
+            for m, params in fits.items():
+                print(f"  {m} fitted to session {label}: " + fmt(params))
+        for m, params in mc["circuit_own_choices"].items():
+            print(f"  {m} fitted to the circuit's own choices: " + fmt(params))
     return 0
 
 
 def cmd_spikes(args) -> int:
     from .spikes import render
 
+    if args.nwb:
+        from .nwb import _require_pynwb
+
+        _require_pynwb()  # before a long render
     res = render(args.recording, args.out, population=args.population, seed=args.seed,
                  target=args.target)
     n_da = len(res.get("da/spike_times_s", []))
     n_pfc = len(res.get("pfc/spike_times_s", []))
     print(f"{args.out}: {len(res['steps/start_s'])} steps rendered; DA spikes {n_da}, "
           f"PFC spikes {n_pfc}")
+    if args.nwb:
+        from .nwb_spikes import export_spikes_nwb
+
+        print(export_spikes_nwb(args.out, args.nwb))
     return 0
 
 
@@ -492,11 +510,16 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--model", required=True, help="a recording of the circuit (pfcda run)")
     s.add_argument("--lab", required=True, help="bundled lab data (rats, mice) or a file "
                                                 "(CSV/TSV in their layout, or a foraging NWB)")
+    s.add_argument("--mapping", metavar="TOML",
+                   help="column mapping for a lab file in another layout (CSV/TSV or MATLAB v7.3 "
+                        ".mat; see protocols/labdata.py)")
     s.add_argument("--bootstrap", type=_positive_int, default=100, help="bootstrap resamples (100)")
     s.add_argument("--score", metavar="CHECKPOINT",
-                   help="two-step: also score this circuit trial by trial on the lab's own "
-                        "choices and compare it with fitted hybrid and model-free learners on "
-                        "held-out sessions (minutes)")
+                   help="also score this circuit trial by trial on the lab's own choices and "
+                        "compare it with classic models fitted on other sessions (two-step: "
+                        "hybrid MB/MF and model-free; matching: Q-learning with perseveration, "
+                        "with and without forgetting); the same models are fitted to the "
+                        "circuit's own choices (minutes)")
     s.add_argument("--seed", type=_int, default=0, help="bootstrap seed (0)")
     s.add_argument("--json", action="store_true", help="print one JSON object")
     s.add_argument("--figures", help="write the overlay figure (PNG and SVG) into this folder")
@@ -511,6 +534,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="brian2 code generation (numpy: no compiler; cython: faster after a "
                         "first, slow build)")
     s.add_argument("--seed", type=_int, default=0, help="seed (0)")
+    s.add_argument("--nwb", metavar="FILE", help="also write the spikes as NWB (needs pfcda[nwb])")
     s.set_defaults(func=cmd_spikes)
 
     s = sub.add_parser("lesion-sweep", help="a protocol's behaviour against virtual-lesion size")
