@@ -218,6 +218,20 @@ def cmd_run(args) -> int:
     return 0
 
 
+def cmd_replay(args) -> int:
+    from .replay import LAYOUTS, replay
+
+    if args.protocol not in LAYOUTS:
+        raise UsageError(f"protocol: replay supports {sorted(LAYOUTS)}, got {args.protocol!r}")
+    ckpt, circuit = _protocol_circuit(args)
+    rec = replay(ckpt, args.lab, args.out, seed=args.seed, mapping=args.mapping,
+                 progress=not args.quiet, manipulations=_manipulations(args, circuit))
+    print(f"{args.out}: {rec.attrs['n_episodes']} lab sessions replayed ({rec.attrs['n_trials']} trials) "
+          f"on their own schedules ({args.out}.schedule.csv); compare with: "
+          f"pfcda compare {args.protocol} --model {args.out} --lab {args.lab}")
+    return 0
+
+
 def _manipulations(args, circuit) -> list:
     """Manipulations from ``--manipulation FILE.toml`` and ``--preset NAME`` (the protocol's
     named presets, ``PRESETS`` in its module)."""
@@ -503,6 +517,21 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", required=True, help="the HDF5 recording to write")
     s.add_argument("--quiet", action="store_true", help="no progress bar")
     s.set_defaults(func=cmd_run)
+
+    s = sub.add_parser("replay", help="run a frozen circuit on a lab's own sessions: their lengths, "
+                                      "trial-by-trial reward probabilities and (two-step) transitions")
+    s.add_argument("protocol", help="twostep (e.g. the rats) or matching (e.g. the mice)")
+    s.add_argument("--lab", required=True, help="bundled lab data (rats, mice) or a file")
+    s.add_argument("--mapping", metavar="TOML", help="column mapping for a lab file in another layout")
+    s.add_argument("--checkpoint", help="checkpoint path or shipped name (default: the protocol's)")
+    s.add_argument("--manipulation", action="append", metavar="FILE.toml",
+                   help="manipulations acting during the replay; repeatable")
+    s.add_argument("--preset", action="append", metavar="NAME", help="a manipulation preset; repeatable")
+    s.add_argument("--seed", type=_int, default=0, help="seed (0)")
+    s.add_argument("--out", required=True, help="the HDF5 recording to write (the schedule is "
+                                                "written beside it, OUT.schedule.csv)")
+    s.add_argument("--quiet", action="store_true", help="no progress bar")
+    s.set_defaults(func=cmd_replay)
 
     s = sub.add_parser("compare", help="the protocol's analyses on a recording and on lab data, "
                                        "side by side with bootstrap CIs")

@@ -194,8 +194,28 @@ def load_mouse_foraging(path: str | None = None) -> dict:
         "choice": choice, "reward": ((rl > 0) | (rr > 0)).astype(np.float32),
         "p_left": pl.astype(np.float32), "p_right": pr.astype(np.float32), "error": choice < 0,
     }
+    if "bait_left" in df.columns and "bait_right" in df.columns:
+        table["baited"] = _baited_sessions(path, df, table["episode"], choice)
     table["_excluded"] = {"no_response": int((choice < 0).sum()), "total_trials": int(len(df))}
     return table
+
+
+def _baited_sessions(path, df, episode, choice) -> np.ndarray:
+    """Per trial: whether its session baited (a bait stays until collected). Inferred from the
+    bait columns: in a baited session every bait left uncollected is still there on the next
+    trial; in an unbaited one it is redrawn (measured on the bundled mice: 290/290 kept in
+    session 703548, 65 % and 41 % in the other two, their base rates)."""
+    bait = np.stack([_numeric(path, df, c, 0, 1, "a boolean") > 0 for c in ("bait_left", "bait_right")], 1)
+    out = np.zeros(len(choice), bool)
+    for e in np.unique(episode):
+        rows = np.flatnonzero(episode == e)
+        kept, left = 0, 0
+        for side in (0, 1):
+            m = bait[rows[:-1], side] & (choice[rows[:-1]] != side)
+            left += int(m.sum())
+            kept += int(bait[rows[1:], side][m].sum())
+        out[rows] = left > 0 and kept == left
+    return out
 
 
 def load_nwb_trials(path: str) -> dict:

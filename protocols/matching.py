@@ -25,6 +25,12 @@ Reward rule (baiting)
 Episode parameters
     p₀(right) ~ U[0, 0.5], p₀(left) = 0.5 − p₀(right) (the sum is constant, as in Tsutsui);
     trials per episode ~ U{50, …, 100}.
+Lab schedules
+    ``schedule=PATH`` replays a lab's sessions: a CSV with columns ``p_left, p_right`` (each
+    trial's base probabilities), optional ``episode`` (several sessions of any lengths: run
+    episode k replays session k mod n with its number of trials) and ``baited`` (0/1 per
+    session: with 0 a bait lasts one trial only, as in unbaited bandits). ``pfcda replay``
+    writes such a file from lab data (the dynamic-foraging mice).
 Training distribution vs held-out test conditions
     ``split="train"``: p₀(right) ∈ [0, 0.1] ∪ [0.2, 0.3] ∪ [0.4, 0.5];
     ``split="heldout"``: p₀(right) ∈ [0.1, 0.2] ∪ [0.3, 0.4] (the paper's generalisation points);
@@ -94,7 +100,7 @@ class MatchingTask(Task):
     outcome_phase = 1  # the step whose reward is the trial's outcome (events)
 
     def __init__(self, split: str = "train", min_trials: int = 50, max_trials: int = 100,
-                 p0_right=None):
+                 p0_right=None, schedule: str | None = None):
         if split not in SPLITS:
             raise ValueError(f"split: expected one of {SPLITS}, got {split!r}")
         if not (isinstance(min_trials, int) and isinstance(max_trials, int) and 1 <= min_trials <= max_trials):
@@ -104,26 +110,39 @@ class MatchingTask(Task):
             raise ValueError(f"p0_right: expected a probability in [0, 0.5], got {p0_right}")
         self.split, self.min_trials, self.max_trials = split, min_trials, max_trials
         self.p0_right = None if p0_right is None else float(p0_right)
+        self.schedule = schedule
+        self._sessions = None if schedule is None else load_sessions(schedule)
+        self._next_session = 0
 
     def config(self) -> dict:
         return {"split": self.split, "min_trials": self.min_trials, "max_trials": self.max_trials,
-                "p0_right": self.p0_right}
+                "p0_right": self.p0_right, "schedule": self.schedule}
 
     def sample_params(self, n: int, generator: torch.Generator) -> dict:
+        """p0: base probabilities, [n, 2] for the task's own episodes, [n, trials, 2] (trial by
+        trial) with ``schedule``; n_trials [n]; baited [n]."""
+        if self._sessions is not None:
+            k = (self._next_session + torch.arange(n)) % len(self._sessions["n_trials"])
+            self._next_session = int(k[-1]) + 1 if n else self._next_session
+            return {"p0": self._sessions["p0"][k].clone(), "n_trials": self._sessions["n_trials"][k].clone(),
+                    "baited": self._sessions["baited"][k].clone()}
         if self.p0_right is not None:
             pr = torch.full((n,), self.p0_right)
         else:
             pr = _sample_p0_right(n, self.split, generator)
         trials = torch.randint(self.min_trials, self.max_trials + 1, (n,), generator=generator)
-        return {"p0": torch.stack([0.5 - pr, pr], 1), "n_trials": trials}
+        return {"p0": torch.stack([0.5 - pr, pr], 1), "n_trials": trials,
+                "baited": torch.ones(n, dtype=torch.bool)}
 
     def reset(self, batch_size: int, generator: torch.Generator, params: dict | None = None):
         self.generator, self.batch_size = generator, batch_size
         params = params if params is not None else self.sample_params(batch_size, generator)
-        self.p0 = params["p0"].clone().float()
+        p0 = params["p0"].clone().float()
+        self.p0 = p0.unsqueeze(1) if p0.dim() == 2 else p0  # [B, trials (or 1), 2]
         self.n_trials = params["n_trials"].clone().long()
-        if self.p0.shape != (batch_size, 2) or self.n_trials.shape != (batch_size,):
-            raise ValueError(f"params: expected p0 [{batch_size}, 2] and n_trials [{batch_size}]")
+        self.baited = params.get("baited", torch.ones(batch_size, dtype=torch.bool)).clone()
+        if self.p0.shape[0] != batch_size or self.p0.shape[2:] != (2,) or self.n_trials.shape != (batch_size,):
+            raise ValueError(f"params: expected p0 [{batch_size}, (trials,) 2] and n_trials [{batch_size}]")
         self._start(torch.ones(batch_size, dtype=torch.bool))
         return self._obs()
 
@@ -153,8 +172,9 @@ class MatchingTask(Task):
         reward[fix & (action != FIXATE)] = -1.0
         # choice phase: bait, then pay the chosen arm's bait
         cho = ~fix
-        value_left = 1.0 - (1.0 - self.p0[:, 0]) ** (self.unchosen[:, 0] + 1).float()
-        new_bait = torch.rand(B, 2, generator=self.generator) < self.p0
+        p0 = self.p0[torch.arange(B), self.trial.clamp(max=self.p0.shape[1] - 1)]
+        value_left = 1.0 - (1.0 - p0[:, 0]) ** (self.unchosen[:, 0] + 1).float()
+        new_bait = torch.rand(B, 2, generator=self.generator) < p0
         self.bait[cho] |= new_bait[cho]
         arm = (action - 1).clamp(min=0)
         valid_choice = cho & (action != FIXATE)
@@ -164,9 +184,10 @@ class MatchingTask(Task):
         chosen = torch.zeros(B, 2, dtype=torch.bool)
         chosen[valid_choice, arm[valid_choice]] = True
         self.bait &= ~chosen
+        self.bait &= (self.baited | ~cho).unsqueeze(1)  # unbaited: a bait lasts one trial
         self.unchosen[cho] = torch.where(chosen[cho], 0, self.unchosen[cho] + 1)
         info = {"trial": self.trial.clone(), "phase": self.phase.clone(),
-                "p0": self.p0.clone(), "value_left": value_left,
+                "p0": p0, "value_left": value_left,
                 "n_trials": self.n_trials.clone()}
         # advance
         self.trial = torch.where(cho, self.trial + 1, self.trial)
@@ -174,7 +195,9 @@ class MatchingTask(Task):
         done = cho & (self.trial >= self.n_trials)
         if bool(done.any()):
             new = self.sample_params(int(done.sum()), self.generator)
-            self.p0[done], self.n_trials[done] = new["p0"], new["n_trials"]
+            self.p0[done] = new["p0"].view(int(done.sum()), -1, 2)
+            self.n_trials[done] = new["n_trials"]
+            self.baited[done] = new["baited"]
             self._start(done)
         return StepResult(self._obs(), reward, done, info)
 
@@ -206,6 +229,41 @@ class MatchingTask(Task):
             "value_left": info["value_left"].numpy()[cho].astype(np.float32),
             "n_trials": info["n_trials"].numpy()[cho].astype(np.int32),
         }
+
+
+def load_sessions(path: str) -> dict:
+    """A foraging schedule file (see the task card) → {"p0" [sessions, max trials, 2] (padded
+    with each session's last row), "n_trials" [sessions], "baited" [sessions]}, validated."""
+    import os
+
+    import pandas as pd
+
+    if not os.path.isfile(path):
+        raise ValueError(f"schedule: no file {path!r}")
+    df = pd.read_csv(path, sep=None, engine="python")
+    missing = [c for c in ("p_left", "p_right") if c not in df.columns]
+    if missing:
+        raise ValueError(f"schedule {path}: missing column(s) {missing}; expected p_left, p_right "
+                         f"(optional episode, baited)")
+    for col in ("p_left", "p_right") + (("baited",) if "baited" in df.columns else ()):
+        v = pd.to_numeric(df[col], errors="coerce").to_numpy()
+        bad = ~np.isfinite(v) | (v < 0) | (v > 1) | ((~np.isin(v, (0, 1))) if col == "baited" else False)
+        if bad.any():
+            row = int(np.flatnonzero(bad)[0])
+            expected = "0 or 1" if col == "baited" else "a probability in [0, 1]"
+            raise ValueError(f"schedule {path}: column {col!r}, row {row + 1}: expected {expected}, "
+                             f"got {df[col].iloc[row]!r}")
+    p = df[["p_left", "p_right"]].to_numpy(float)
+    ep = df["episode"].to_numpy() if "episode" in df.columns else np.zeros(len(df))
+    cut = np.r_[0, np.flatnonzero(ep[1:] != ep[:-1]) + 1, len(df)]
+    if len({str(ep[a]) for a in cut[:-1]}) != len(cut) - 1:
+        raise ValueError(f"schedule {path}: column 'episode': each session's rows must be contiguous")
+    lengths = np.diff(cut)
+    T = int(lengths.max())
+    p0 = np.stack([np.pad(p[a:b], ((0, T - (b - a)), (0, 0)), mode="edge") for a, b in zip(cut[:-1], cut[1:])])
+    baited = (df["baited"].to_numpy()[cut[:-1]] > 0) if "baited" in df.columns else np.ones(len(lengths), bool)
+    return {"p0": torch.tensor(p0, dtype=torch.float32), "n_trials": torch.tensor(lengths),
+            "baited": torch.tensor(baited)}
 
 
 def train_defaults(split: str = "train", **_) -> dict:
