@@ -35,7 +35,7 @@ def sample_actions(logits: torch.Tensor, generator: torch.Generator, greedy: boo
 
 def iter_batches(circuit, task, n_episodes: int, seed: int = 0, batch_size: int = 1000,
                  params: dict | None = None, greedy: bool = False, lesion: dict | None = None,
-                 record_units: bool = False, manipulations=None):
+                 record_units: bool = False, manipulations=None, closed_loop=None):
     """Run ``n_episodes`` fresh episodes of ``task`` with the circuit's weights frozen, yielding
     one dict per batch of episodes, each array [b, steps, ...] (torch tensors):
     ``obs``, ``actions``, ``rewards``, ``values``, ``policy`` (action probabilities), ``info``
@@ -51,10 +51,28 @@ def iter_batches(circuit, task, n_episodes: int, seed: int = 0, batch_size: int 
     manipulations: optional list of :class:`circuit.manipulations.Manipulation` (or dicts)
     acting at test; ``manip_active`` [b, steps, M] marks where each one acted. Actor-critic
     circuits also yield ``rpe_input`` [b, steps], the RPE their actor received.
+    closed_loop: None, True or a dict of :class:`dopamine.closed_loop.ClosedLoop` options
+    (``params``, ``rpe_scale`` — default the task's ``reward_scale`` —, ``seed``, ``target``):
+    each step's RPE passes through the spiking DA population before reaching the actor
+    (actor-critic circuits); ``da_rate_hz`` [b, steps] is then yielded too.
     """
     from .manipulations import Engine
 
-    Engine(manipulations, circuit, task, stage="test", batch_size=1)  # validate before running
+    def make_loop(b):
+        if not closed_loop:
+            return None
+        from dopamine.closed_loop import ClosedLoop
+
+        opts = dict(closed_loop) if isinstance(closed_loop, dict) else {}
+        opts.setdefault("rpe_scale", float(getattr(task, "reward_scale", 1.0)))
+        opts.setdefault("seed", seed)
+        return ClosedLoop(b, **opts)
+
+    if closed_loop and circuit.critic is None:
+        raise ValueError("closed_loop: the DA population's output reaches the PFC as the actor's DA "
+                         "input, which needs an actor-critic circuit (architecture='actor_critic')")
+    Engine(manipulations, circuit, task, stage="test", batch_size=1,
+           closed_loop=_Stub() if closed_loop else None)  # validate before running
     if n_episodes < 1:
         raise ValueError(f"episodes: expected a positive integer, got {n_episodes}")
     if batch_size < 1:
@@ -73,12 +91,14 @@ def iter_batches(circuit, task, n_episodes: int, seed: int = 0, batch_size: int 
             b = min(batch_size, n_episodes - start)
             batch_params = {k: v[start:start + b] for k, v in params.items()}
             obs = task.reset(b, g_task, batch_params)
-            engine = Engine(manipulations, circuit, task, stage="test", batch_size=b)
+            loop = make_loop(b)
+            engine = Engine(manipulations, circuit, task, stage="test", batch_size=b, closed_loop=loop)
             state = circuit.initial_state(b)
             prev_a = torch.full((b,), -1, dtype=torch.long)
             prev_r = torch.zeros(b)
             steps = {k: [] for k in ("obs", "actions", "rewards", "values", "policy", "info", "valid",
-                                     "manip_active") + (("rpe_input",) if ac else ())}
+                                     "manip_active") + (("rpe_input",) if ac else ())
+                     + (("da_rate_hz",) if loop is not None else ())}
             alive = torch.ones(b, dtype=torch.bool)
             if record_units:
                 steps.update({k: [] for k in ("hidden", "cell")[:circuit._n_state]})
@@ -91,6 +111,8 @@ def iter_batches(circuit, task, n_episodes: int, seed: int = 0, batch_size: int 
                 steps["manip_active"].append(active)
                 if ac:
                     steps["rpe_input"].append(o.rpe_input)
+                if loop is not None:
+                    steps["da_rate_hz"].append(torch.as_tensor(loop.last_rate_hz, dtype=torch.float32))
                 for k, v in (("obs", obs), ("actions", a), ("rewards", res.reward),
                              ("values", o.value), ("policy", torch.softmax(o.logits, -1)),
                              ("info", res.info)):
@@ -112,6 +134,15 @@ def iter_batches(circuit, task, n_episodes: int, seed: int = 0, batch_size: int 
             batch["info"] = {k: torch.stack([i[k] for i in infos], 1) for k in infos[0]}
             batch["params"] = batch_params
             yield batch
+
+
+class _Stub:
+    """Stands in for a closed loop while manipulations are validated (nothing is simulated)."""
+
+    def __init__(self):
+        from dopamine.spiking import DAParams
+
+        self.p = DAParams()
 
 
 def rollout(circuit, task, n_episodes: int, seed: int = 0, batch_size: int = 1000,

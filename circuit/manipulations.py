@@ -9,9 +9,17 @@ A manipulation is a small declarative object (DESIGN.md, "Manipulations are data
     ``da_teaching``  the DA teaching signal that gates plasticity (during training)
     ``da_input``     the DA activity input: the RPE fed to the actor PFC network (circuits with
                      ``architecture="actor_critic"``, the paper's Sim 6 variant)
+    ``da_neurons``   the spiking DA population of the closed loop (``run(..., closed_loop=True)``,
+                     :mod:`dopamine.closed_loop`): light on a ``fraction`` of its neurons (the
+                     opsin's expression), or ``silence`` = a lesion of that fraction
+    ``d1``           D1 receptors at the PFC target (closed loop): ``scale`` by ``value`` (a D1
+                     antagonist; 0 = full blockade) or ``silence``
 *how* (``action``, with ``value``)
     ``silence`` (set to 0), ``scale`` (× value), ``add`` (+ value), ``clamp`` (set to value),
-    ``noise`` (+ Gaussian noise of SD value, drawn from ``seed``)
+    ``noise`` (+ Gaussian noise of SD value, drawn from ``seed``); on ``da_neurons`` also
+    ``chr2`` (depolarising light current), ``archt`` / ``nphr`` (hyperpolarising), with ``value``
+    the current amplitude in mV (0 → 30 mV), ``frequency_hz`` and ``width_ms`` of the pulse
+    train (frequency 0 = continuous light) over the step's DA pulse window
 *when*
     ``stage``   ``"test"`` (runs and evaluations, weights frozen), ``"train"`` or ``"both"``
     ``phase``   a trial phase of the protocol (its task card's phase names), or all
@@ -43,8 +51,10 @@ from dataclasses import dataclass, field
 
 import torch
 
-TARGETS = ("units", "input", "da_teaching", "da_input")
-ACTIONS = ("silence", "scale", "add", "clamp", "noise")
+TARGETS = ("units", "input", "da_teaching", "da_input", "da_neurons", "d1")
+ACTIONS = ("silence", "scale", "add", "clamp", "noise", "chr2", "archt", "nphr")
+LIGHT = ("chr2", "archt", "nphr")
+SPIKING_TARGETS = ("da_neurons", "d1")
 STAGES = ("test", "train", "both")
 
 
@@ -62,6 +72,8 @@ class Manipulation:
     stage: str = "test"  #: test | train | both
     seed: int = 0  #: draws the unit subset of ``fraction`` and the noise
     name: str = ""  #: a label for recordings and figures
+    frequency_hz: float = 20.0  #: light pulse frequency (da_neurons; 0 = continuous)
+    width_ms: float = 5.0  #: light pulse width (da_neurons)
 
     def __post_init__(self):
         def bad(field_name, expected, got):
@@ -90,8 +102,21 @@ class Manipulation:
                     (units, self.fraction))
             if self.fraction is not None and not 0.0 <= float(self.fraction) <= 1.0:
                 bad("fraction", "a number in [0, 1]", self.fraction)
+        elif self.target == "da_neurons":
+            if units:
+                bad("units", "none for target 'da_neurons' (give a fraction)", units)
+            if self.fraction is not None and not 0.0 <= float(self.fraction) <= 1.0:
+                bad("fraction", "a number in [0, 1]", self.fraction)
+            if self.action not in LIGHT + ("silence",):
+                bad("action", f"one of {LIGHT + ('silence',)} for target 'da_neurons'", self.action)
+            if self.frequency_hz < 0 or self.width_ms <= 0:
+                bad("frequency_hz/width_ms", "frequency ≥ 0 and width > 0", (self.frequency_hz, self.width_ms))
         elif units or self.fraction is not None:
-            bad("units/fraction", "none unless target is 'units'", (units, self.fraction))
+            bad("units/fraction", "none unless target is 'units' or 'da_neurons'", (units, self.fraction))
+        if self.action in LIGHT and self.target != "da_neurons":
+            bad("action", f"light ({self.action}) acts on target 'da_neurons' only", self.action)
+        if self.target == "d1" and self.action not in ("scale", "silence"):
+            bad("action", "'scale' (a D1 antagonist's remaining gain) or 'silence' for target 'd1'", self.action)
         if (self.target == "input") != (self.channel is not None):
             bad("channel", "an input channel name for target 'input' (and only then)", self.channel)
         if self.trials is not None:
@@ -182,8 +207,9 @@ def _op(x: torch.Tensor, m: Manipulation, mask: torch.Tensor, gen) -> torch.Tens
 class Engine:
     """Applies a list of manipulations to one batched run (training or test) of a circuit."""
 
-    def __init__(self, manipulations, circuit, task, stage: str, batch_size: int):
+    def __init__(self, manipulations, circuit, task, stage: str, batch_size: int, closed_loop=None):
         self.manipulations = as_manipulations(manipulations)
+        self.closed_loop = closed_loop
         self.stage, self.B = stage, batch_size
         self.task = task
         channels = circuit.input_channels()
@@ -212,6 +238,16 @@ class Engine:
                 if m.channel not in channels:
                     raise ValueError(f"{label}: channel: unknown {m.channel!r}; expected one of {channels}")
                 r.channel = channels.index(m.channel)
+            if m.target in SPIKING_TARGETS and closed_loop is None:
+                raise ValueError(f"{label}: target {m.target!r} acts on the spiking DA population of "
+                                 f"the closed loop: run with closed_loop=True (pfcda run --closed-loop)")
+            if m.target == "da_neurons":
+                n_da = closed_loop.p.n_neurons
+                g = torch.Generator().manual_seed(m.seed)
+                k = int(round((1.0 if m.fraction is None else m.fraction) * n_da))
+                sel = torch.zeros(n_da, dtype=torch.bool)
+                sel[torch.randperm(n_da, generator=g)[:k]] = True
+                r.units = sel  # the expressing (light) or silenced (lesion) DA neurons
             if m.target == "da_input" and circuit.critic is None:
                 raise ValueError(f"{label}: target 'da_input' needs an actor-critic circuit "
                                  f"(architecture='actor_critic'); this one is "
@@ -227,8 +263,11 @@ class Engine:
             if m.action == "noise":
                 r.generator = torch.Generator().manual_seed(m.seed + 7919)
             self.resolved.append(r)
+        if closed_loop is not None and circuit.critic is None:
+            raise ValueError("closed_loop: the DA population's output reaches the PFC as the actor's "
+                             "DA input, which needs an actor-critic circuit (architecture='actor_critic')")
         self.prev_events = {e: torch.zeros(batch_size, dtype=torch.bool) for e in events}
-        self.any = bool(self.resolved)
+        self.any = bool(self.resolved) or closed_loop is not None
 
     @property
     def n(self) -> int:
@@ -293,10 +332,26 @@ class Engine:
         return fn
 
     def on_da_input(self, delta: torch.Tensor, active: torch.Tensor) -> torch.Tensor:
+        """The RPE that reaches the actor: ``da_input`` manipulations on δ, then, in closed loop,
+        the spiking DA population (light, lesions) and the D1 gain at the target."""
         for j, r in enumerate(self.resolved):
             if r.m.target == "da_input" and bool(active[:, j].any()):
                 delta = _op(delta, r.m, active[:, j], r.generator)
-        return delta
+        if self.closed_loop is None:
+            return delta
+        light, alive, gain = [], None, None
+        n_da = self.closed_loop.p.n_neurons
+        for j, r in enumerate(self.resolved):
+            a = active[:, j]
+            if r.m.target == "da_neurons" and r.m.action in LIGHT:
+                light.append((r.m, a.numpy(), r.units.numpy()))
+            elif r.m.target == "da_neurons":  # lesion: the silenced neurons of active episodes
+                dead = (a.unsqueeze(1) & r.units.unsqueeze(0)).reshape(-1)
+                alive = (torch.ones(self.B * n_da) if alive is None else alive) * (~dead).float()
+            elif r.m.target == "d1":
+                g = torch.where(a, 0.0 if r.m.action == "silence" else r.m.value, 1.0)
+                gain = g if gain is None else gain * g
+        return self.closed_loop.step(delta, light, None if alive is None else alive.numpy(), gain)
 
     def on_teaching(self, signal: torch.Tensor, active: torch.Tensor) -> torch.Tensor:
         """signal [T, B]; active [T, B, M] (phase/trial of step t, events of step t)."""

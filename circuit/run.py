@@ -52,6 +52,8 @@ def _batch_arrays(task, batch: dict, gamma: float, episode_offset: int, n_manip:
     steps["manipulation_active"] = flat(batch["manip_active"].numpy(), bool).reshape(len(steps["action"]), n_manip)
     if "rpe_input" in batch:  # actor-critic circuits: the RPE the actor received (after manipulations)
         steps["rpe_input"] = flat(batch["rpe_input"].numpy(), np.float32)
+    if "da_rate_hz" in batch:  # closed loop: the DA population's pulse-window rate
+        steps["da_rate_hz"] = flat(batch["da_rate_hz"].numpy(), np.float32)
     units = {k: flat(batch[k].numpy(), np.float32) for k in ("hidden", "cell") if k in batch}
     trials = task.trial_table(batch)
     trials["episode"] = trials["episode"].astype(np.int64) + episode_offset
@@ -60,7 +62,8 @@ def _batch_arrays(task, batch: dict, gamma: float, episode_offset: int, n_manip:
 
 def run(circuit, episodes: int = 100, seed: int = 0, batch_size: int = 500,
         manipulations: list | None = None, out: str | None = None, task_overrides: dict | None = None,
-        greedy: bool = False, progress: bool = False, compression: str | None = "gzip") -> Recording:
+        greedy: bool = False, progress: bool = False, compression: str | None = "gzip",
+        closed_loop=None) -> Recording:
     """Run ``episodes`` fresh episodes of the circuit's protocol with weights frozen.
 
     circuit: a :class:`Circuit`, or a checkpoint path or shipped name.
@@ -70,6 +73,10 @@ def run(circuit, episodes: int = 100, seed: int = 0, batch_size: int = 500,
     out: an HDF5 path; the recording is then written incrementally (bounded memory) and the
     returned Recording reads its unit activity from the file on first access.
     task_overrides: task options for this run (e.g. fixed arm probabilities).
+    closed_loop: True (or a dict of options, see :func:`circuit.evaluate.iter_batches`): every
+    step's RPE passes through the spiking DA population (brian2) before it reaches the actor, so
+    ``da_neurons`` (optogenetics, lesions) and ``d1`` manipulations act; ``steps["da_rate_hz"]``
+    records the population's pulse-window rate.
     """
     from .manipulations import as_manipulations
 
@@ -91,7 +98,8 @@ def run(circuit, episodes: int = 100, seed: int = 0, batch_size: int = 500,
     prov = {**provenance(), "seed": int(seed),
             "config": {"circuit": dataclasses.asdict(circuit.config), "run": {
                 "episodes": int(episodes), "seed": int(seed), "batch_size": int(batch_size),
-                "task_overrides": task_overrides or {}, "greedy": bool(greedy)}},
+                "task_overrides": task_overrides or {}, "greedy": bool(greedy),
+                "closed_loop": _loop_config(closed_loop)}},
             "checkpoint": checkpoint, "checkpoint_sha256": file_hash(checkpoint) if checkpoint else None,
             "weight_hash": hash_before}
     bar = None
@@ -100,7 +108,8 @@ def run(circuit, episodes: int = 100, seed: int = 0, batch_size: int = 500,
 
         bar = tqdm(total=episodes, unit="episode", desc=f"run {circuit.config.protocol}")
     batches = iter_batches(circuit, task, episodes, seed=seed, batch_size=batch_size,
-                           greedy=greedy, record_units=True, manipulations=manip_objs)
+                           greedy=greedy, record_units=True, manipulations=manip_objs,
+                           closed_loop=closed_loop)
     collected = []
     writer = RecordingWriter(out, attrs, prov, manipulations, compression=compression) if out else None
     try:
@@ -135,3 +144,14 @@ def run(circuit, episodes: int = 100, seed: int = 0, batch_size: int = 500,
     attrs.update(n_steps=len(steps["action"]), n_trials=len(trials["trial"]),
                  weight_hash_after=hash_before)
     return Recording(attrs, trials, steps, manipulations, prov, units)
+
+
+def _loop_config(closed_loop):
+    """The closed loop's options as recorded in the provenance (None when off)."""
+    if not closed_loop:
+        return None
+    from dopamine.spiking import DAParams
+
+    opts = dict(closed_loop) if isinstance(closed_loop, dict) else {}
+    params = opts.get("params", DAParams())
+    return {**{k: v for k, v in opts.items() if k != "params"}, "params": params.to_dict()}

@@ -84,6 +84,7 @@ class StopperTask(Task):
     phase_names = ("fixation", "choice")
     outcome_phase = 1  # the step whose reward is the trial's outcome (events)
     trials = 2 * FORCED_PAIRS + FREE_TRIALS
+    reward_scale = RISKY_REWARD  #: RPEs ÷ this enter the spiking DA population (closed loop)
 
     def __init__(self, p_risky: float | None = None):
         if p_risky is not None and not 0.0 <= float(p_risky) <= 1.0:
