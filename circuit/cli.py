@@ -212,7 +212,7 @@ def cmd_run(args) -> int:
     manips = _manipulations(args, circuit)
     rec = run(ckpt, episodes=args.episodes, seed=args.seed, batch_size=args.batch_size,
               out=args.out, task_overrides=overrides or None, progress=not args.quiet,
-              manipulations=manips)
+              manipulations=manips, closed_loop=args.closed_loop or None)
     print(f"{args.out}: {rec.attrs['n_episodes']} episodes, {rec.attrs['n_trials']} trials, "
           f"{rec.attrs['n_steps']} steps, {rec.attrs['n_units']} units")
     return 0
@@ -353,7 +353,7 @@ def cmd_spikes(args) -> int:
 
         _require_pynwb()  # before a long render
     res = render(args.recording, args.out, population=args.population, seed=args.seed,
-                 target=args.target)
+                 target=args.target, progress=not args.quiet)
     n_da = len(res.get("da/spike_times_s", []))
     n_pfc = len(res.get("pfc/spike_times_s", []))
     print(f"{args.out}: {len(res['steps/start_s'])} steps rendered; DA spikes {n_da}, "
@@ -439,6 +439,21 @@ def cmd_analyze(args) -> int:
     protocol = rec.attrs["protocol"]
     module = importlib.import_module(REGISTRY[protocol][0])
     result = module.analyze(rec, seed=args.seed)
+    if args.spikes:
+        if not hasattr(module, "spike_analyses"):
+            raise UsageError(f"--spikes: protocol {protocol!r} has no spike analyses "
+                             f"(reversal and stopper have)")
+        from .agent import file_hash
+        from .spikes import read_spikes
+
+        spikes = read_spikes(args.spikes)
+        if spikes.get("recording_sha256") != file_hash(args.recording):
+            raise UsageError(f"--spikes: {args.spikes} was rendered from another recording "
+                             f"(its recording_sha256 differs from {args.recording}'s)")
+        sp = module.spike_analyses(rec, spikes)
+        result["stats"].update(sp["stats"])
+        result["reference"].update({k: {"paper": None, "source": "DA firing", **v}
+                                    for k, v in sp["reference"].items()})
     if args.figures:
         result["figures"] = module.figures(rec, result, args.figures)
     if args.json:
@@ -450,8 +465,11 @@ def cmd_analyze(args) -> int:
     for k, v in result["stats"].items():
         sem = f" ± {v['sem']:.3f}" if v.get("sem") is not None else ""
         ref = result["reference"].get(k)
-        ref = (f"   paper {ref['paper']}" + (f", lab {ref['lab']}" if ref.get("lab") is not None else "")
-               + f" ({ref['source']})") if ref else ""
+        if ref:
+            parts = [f"{who} {ref[who]}" for who in ("paper", "lab") if ref.get(who) is not None]
+            ref = f"   {', '.join(parts)} ({ref['source']})"
+        else:
+            ref = ""
         print(f"  {k:<{width}}  {v['value']:.4g}{sem}{ref}")
     for path in result.get("figures", []):
         print(f"  figure: {path}")
@@ -514,6 +532,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="manipulations ([[manipulation]] tables) acting at test; repeatable")
     s.add_argument("--preset", action="append", metavar="NAME",
                    help="a named manipulation preset of the protocol; repeatable")
+    s.add_argument("--closed-loop", action="store_true",
+                   help="pass every step's RPE through the spiking DA population (brian2) before "
+                        "it reaches the actor (actor-critic circuits, e.g. stopper), so that "
+                        "da_neurons (ChR2/ArchT/NpHR light, lesions) and d1 manipulations act; "
+                        "≈ 0.25 s per agent step for a batch")
     s.add_argument("--out", required=True, help="the HDF5 recording to write")
     s.add_argument("--quiet", action="store_true", help="no progress bar")
     s.set_defaults(func=cmd_run)
@@ -559,11 +582,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("recording", help="an HDF5 recording written by `pfcda run`")
     s.add_argument("--out", required=True, help="the spikes file (HDF5) to write")
     s.add_argument("--population", choices=("da", "pfc", "both"), default="both")
-    s.add_argument("--target", choices=("numpy", "cython"), default="numpy",
+    s.add_argument("--target", choices=("numpy", "cython", "cpp_standalone"), default="numpy",
                    help="brian2 code generation (numpy: no compiler; cython: faster after a "
-                        "first, slow build)")
+                        "first, slow build; cpp_standalone: a C++ binary, fastest for long runs)")
     s.add_argument("--seed", type=_int, default=0, help="seed (0)")
     s.add_argument("--nwb", metavar="FILE", help="also write the spikes as NWB (needs pfcda[nwb])")
+    s.add_argument("--quiet", action="store_true", help="no progress report")
     s.set_defaults(func=cmd_spikes)
 
     s = sub.add_parser("lesion-sweep", help="a protocol's behaviour against virtual-lesion size")
@@ -601,6 +625,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true", help="print one JSON object")
     s.add_argument("--figures", metavar="DIR", help="write figures (PNG and SVG) to DIR")
     s.add_argument("--seed", type=_int, default=0, help="seed of the reference agents (0)")
+    s.add_argument("--spikes", metavar="FILE", help="also analyse the recording's rendered spikes "
+                                                    "(pfcda spikes): DA PSTHs by condition")
     s.set_defaults(func=cmd_analyze)
 
     s = sub.add_parser("info", help="summarise a recording: protocol, counts, provenance")

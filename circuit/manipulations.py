@@ -179,6 +179,19 @@ def as_manipulations(items) -> list[Manipulation]:
     return [Manipulation.from_dict(m) for m in (items or [])]
 
 
+def da_selection(m: Manipulation, n_neurons: int):
+    """The DA neurons a ``da_neurons`` manipulation acts on ([n_neurons] bool, numpy): a random
+    ``fraction`` (default all) drawn with its ``seed`` — the same in the closed loop and in a
+    rendering of its recording."""
+    import numpy as np
+
+    g = torch.Generator().manual_seed(m.seed)
+    k = int(round((1.0 if m.fraction is None else m.fraction) * n_neurons))
+    sel = np.zeros(n_neurons, bool)
+    sel[torch.randperm(n_neurons, generator=g)[:k].numpy()] = True
+    return sel
+
+
 # -------------------------------------------------------------------------------- engine
 @dataclass
 class _Resolved:
@@ -241,13 +254,8 @@ class Engine:
             if m.target in SPIKING_TARGETS and closed_loop is None:
                 raise ValueError(f"{label}: target {m.target!r} acts on the spiking DA population of "
                                  f"the closed loop: run with closed_loop=True (pfcda run --closed-loop)")
-            if m.target == "da_neurons":
-                n_da = closed_loop.p.n_neurons
-                g = torch.Generator().manual_seed(m.seed)
-                k = int(round((1.0 if m.fraction is None else m.fraction) * n_da))
-                sel = torch.zeros(n_da, dtype=torch.bool)
-                sel[torch.randperm(n_da, generator=g)[:k]] = True
-                r.units = sel  # the expressing (light) or silenced (lesion) DA neurons
+            if m.target == "da_neurons":  # the expressing (light) or silenced (lesion) DA neurons
+                r.units = torch.as_tensor(da_selection(m, closed_loop.p.n_neurons))
             if m.target == "da_input" and circuit.critic is None:
                 raise ValueError(f"{label}: target 'da_input' needs an actor-critic circuit "
                                  f"(architecture='actor_critic'); this one is "

@@ -2,15 +2,29 @@
 trains from its unit activity, on one biological time base, written to a spikes file.
 
 Time base: the run's episodes are laid end to end, each agent step lasting ``step_ms`` (500 ms),
-with ``gap_steps`` steps of δ = 0 (and minimal PFC activity) between episodes so the DA
-population relaxes to tonic firing; ``steps/start_s`` gives every recorded step's start.
+with ``gap_steps`` steps (tonic DA, minimal PFC activity) between episodes;
+``steps/start_s`` gives every recorded step's start. Each episode drives its own copy of the DA
+population (independent noise, as a new session would), all episodes simulated at once in one
+brian2 population of episodes × neurons (``dopamine.spiking.simulate_episodes``), then laid
+end to end on the time base. Targets: ``numpy`` (no compiler), ``cython``, ``cpp_standalone``
+(fastest for long runs; benchmarks/bench_spikes.py measures them).
 
 Spikes file (HDF5, written to a temporary file and renamed: a crash leaves the complete file or
 none): attributes ``format`` = "pfcda-spikes", ``version`` 1, ``recording`` (path),
 ``recording_sha256``, ``params`` (JSON: the DA model, the rate mapping), ``seed``, ``target``;
 datasets ``steps/start_s`` [n_steps], ``da/spike_times_s``, ``da/spike_neurons``,
-``da/step_rate_hz`` [n_steps], ``da/concentration_10ms`` (1 = tonic), ``pfc/spike_times_s``,
-``pfc/spike_units``.
+``da/step_rate_hz`` [n_steps] (the pulse-window rate of each recorded step's δ),
+``da/concentration_10ms`` (1 = tonic), ``pfc/spike_times_s``, ``pfc/spike_units`` (and the
+``pfc`` group attribute ``n_units``); with light manipulations in the recording (closed loop),
+``stim/on_s``, ``stim/off_s``, ``stim/kind`` (one row per light pulse) and the ``stim`` group
+attribute ``opto`` (JSON: each light's kind, amplitude, expression, frequency, width).
+
+DA drive: δ / ``rpe_scale`` (default the task's reward scale, as in the closed loop; Stopper 4).
+DA timing: the δ of recorded step k is the TD error of the transition from step k to k+1, so
+its current pulse starts step k+1 (the closed loop's timing: the new state's value is known
+then); light recorded as active at step k lights step k's pulse, as in the closed loop. A
+lesion (``da_neurons`` silence) is rendered as chronic; a D1 manipulation scales the
+concentration trace during the steps it was active.
 """
 from __future__ import annotations
 
@@ -24,20 +38,28 @@ FORMAT, VERSION = "pfcda-spikes", 1
 
 def render(recording: str, out: str, population: str = "both", seed: int = 0,
            target: str = "numpy", params=None, gap_steps: int = 2, r_min: float = 1.0,
-           r_max: float = 40.0) -> dict:
+           r_max: float = 40.0, standalone_dir: str | None = None, progress: bool = False,
+           workers: int = 1, rpe_scale: float | None = None) -> dict:
     """Render ``recording`` (a ``pfcda run`` HDF5 file) into the spikes file ``out``."""
     import h5py
 
-    from dopamine.spiking import DAParams, simulate
+    from dopamine.spiking import DAParams, simulate_episodes
     from pfc.spikes import spike_trains
 
     from .agent import file_hash
     from .recording import read_recording
 
+    if gap_steps < 1:
+        raise ValueError(f"gap_steps: expected ≥ 1 (an episode's last δ is emitted in the next step), got {gap_steps}")
     if population not in ("da", "pfc", "both"):
         raise ValueError(f"population: expected 'da', 'pfc' or 'both', got {population!r}")
     params = params or DAParams()
     rec = read_recording(recording)
+    if rpe_scale is None:  # the task's reward scale, as in the closed loop (Stopper: 4)
+        import protocols
+
+        task = protocols.make_task(rec.attrs["protocol"], **(rec.attrs.get("task") or {}))
+        rpe_scale = float(getattr(task, "reward_scale", 1.0))
     ep = rec.steps["episode"]
     delta = rec.steps["delta"].astype(float)
     # global step index of every recorded step: episodes end to end with gaps between them
@@ -45,16 +67,52 @@ def render(recording: str, out: str, population: str = "both", seed: int = 0,
     offset = np.zeros(len(ep), dtype=np.int64)
     offset[new_ep[1:]] = gap_steps
     gidx = np.arange(len(ep)) + np.cumsum(offset)
-    n_global = int(gidx[-1]) + 1
+    n_global = int(gidx[-1]) + 2  # + the step where the last δ is emitted
     result = {"steps/start_s": gidx * params.step_ms / 1000.0}
     if population in ("da", "both"):
-        seq = np.zeros(n_global)
-        seq[gidx] = delta
-        da = simulate(seq, params, seed=seed, target=target)
-        result.update({"da/spike_times_s": da.spike_times_s, "da/spike_neurons": da.spike_neurons,
-                       "da/step_rate_hz": da.step_rate_hz[gidx],
-                       "da/concentration_10ms": da.concentration[:len(da.concentration) // 10 * 10]
-                       .reshape(-1, 10).mean(1)})
+        # every episode drives its own copy of the population, all episodes in one simulation
+        # (episodes × neurons); then laid end to end on the time base, the gaps tonic
+        first = np.r_[new_ep, len(ep)]
+        lengths = np.diff(first)
+        ep_of = np.repeat(np.arange(len(lengths)), lengths)
+        within = np.arange(len(ep)) - np.repeat(first[:-1], lengths)
+        # δ of step k reports the transition k → k+1: its pulse starts step k+1 (when the new
+        # state's value is known; the closed loop's timing). Each episode is rendered one step
+        # longer: its last δ's pulse falls in the first gap step.
+        padded = np.zeros((len(lengths), int(lengths.max()) + 1))
+        padded[ep_of, within + 1] = delta / rpe_scale
+        light, alive, gain, stim = _manipulations(rec, params, lengths, first, within, gidx)
+        da = simulate_episodes(padded, lengths + 1, params, seed=seed, target=target,
+                               directory=standalone_dir, report="text" if progress else None,
+                               workers=workers, light=light, alive=alive)
+        lengths = lengths + 1  # rendered steps per episode
+        ep_start_s = gidx[first[:-1]] * params.step_ms / 1000.0
+        times = da["spike_times_s"] + ep_start_s[da["spike_episodes"]]
+        order = np.lexsort((da["spike_neurons"], times))
+        # DA concentration (1 = tonic): the population rate / its tonic level outside pulses,
+        # low-pass filtered (τ_DA) on 10-ms bins, gaps between episodes at the tonic level
+        per_step = int(params.step_ms) // 10
+        rate = np.ones(n_global * per_step)
+        bins = da["rate_10ms"]
+        win = np.arange(bins.shape[1]) % per_step * 10
+        pulse = (win >= params.pulse_onset_ms) & (win < params.pulse_onset_ms + params.pulse_ms)
+        valid = np.arange(bins.shape[1])[None, :] < (lengths * per_step)[:, None]
+        tonic = max(float(bins[valid & ~pulse[None, :]].mean()), 1e-9)
+        for e, L in enumerate(lengths):
+            start = int(gidx[first[e]]) * per_step
+            rate[start:start + L * per_step] = bins[e, :L * per_step] / tonic
+        a = np.exp(-10.0 / params.tau_da_ms)
+        from scipy.signal import lfilter
+
+        conc, _ = lfilter([1 - a], [1, -a], rate, zi=[a])
+        if gain is not None:  # D1 antagonist: the DA effect at the target scaled, per step
+            g = np.ones(n_global)
+            g[gidx] = gain
+            conc = 1.0 + np.repeat(g, per_step) * (conc - 1.0)
+        result.update(stim)
+        result.update({"da/spike_times_s": times[order], "da/spike_neurons": da["spike_neurons"][order],
+                       "da/step_rate_hz": da["step_rate_hz"][ep_of, within + 1],
+                       "da/concentration_10ms": conc})
     if population in ("pfc", "both"):
         hidden = rec.units["hidden"]
         full = np.full((n_global, hidden.shape[1]), -1.0)
@@ -65,7 +123,7 @@ def render(recording: str, out: str, population: str = "both", seed: int = 0,
              "recording_sha256": file_hash(recording), "seed": int(seed), "target": target,
              "population": population,
              "params": json.dumps({"da": params.to_dict(), "pfc_rate_hz": [r_min, r_max],
-                                   "gap_steps": gap_steps})}
+                                   "gap_steps": gap_steps, "rpe_scale": rpe_scale})}
     directory = os.path.dirname(os.path.abspath(out))
     os.makedirs(directory, exist_ok=True)
     tmp = os.path.join(directory, f".{os.path.basename(out)}.tmp{os.getpid()}")
@@ -73,8 +131,14 @@ def render(recording: str, out: str, population: str = "both", seed: int = 0,
         with h5py.File(tmp, "w") as f:
             for k, v in attrs.items():
                 f.attrs[k] = v
+            opto = result.pop("_stim_opto", None)
             for k, v in result.items():
-                f.create_dataset(k, data=v, compression="gzip")
+                if k == "stim/kind":
+                    f.create_dataset(k, data=[str(x) for x in v], dtype=h5py.string_dtype())
+                else:
+                    f.create_dataset(k, data=v, compression="gzip")
+            if opto is not None:
+                f["stim"].attrs["opto"] = opto
             if "pfc" in f:  # units that never fired are still units
                 f["pfc"].attrs["n_units"] = int(rec.units["hidden"].shape[1])
         os.replace(tmp, out)
@@ -82,6 +146,54 @@ def render(recording: str, out: str, population: str = "both", seed: int = 0,
         if os.path.exists(tmp):
             os.remove(tmp)
     return {**attrs, **result}
+
+
+def _manipulations(rec, params, lengths, first, within, gidx):
+    """The recording's manipulations on the DA population, for the render: light
+    (``simulate_episodes``' form, active per [episode, step]), a chronic lesion (alive mask), the
+    D1 gain per recorded step, and the stimulation pulses for the spikes file (``stim/``)."""
+    from .manipulations import LIGHT, Manipulation, da_selection
+
+    manips = [Manipulation.from_dict(m) for m in (rec.manipulations or [])]
+    active = rec.steps.get("manipulation_active")
+    E, S = len(lengths), int(lengths.max()) + 1  # rendered steps: one more per episode
+    ep_of = np.repeat(np.arange(E), lengths)
+    light, alive, gain, pulses = [], None, None, []
+    for j, m in enumerate(manips):
+        if m.target not in ("da_neurons", "d1"):
+            continue
+        act = np.asarray(active[:, j], bool)
+        if m.target == "d1":
+            g = np.where(act, 0.0 if m.action == "silence" else m.value, 1.0)
+            gain = g if gain is None else gain * g
+            continue
+        sel = da_selection(m, params.n_neurons)
+        if m.action not in LIGHT:  # a lesion: chronic in the render (documented)
+            alive = (np.ones(params.n_neurons) if alive is None else alive) * ~sel
+            continue
+        grid = np.zeros((E, S), bool)
+        grid[ep_of, within] = act
+        amp = m.value or 30.0
+        light.append((m.action, amp, m.frequency_hz, m.width_ms, sel, grid))
+        start = gidx[act] * params.step_ms / 1000.0 + params.pulse_onset_ms / 1000.0
+        if m.frequency_hz > 0:
+            offs = np.arange(0.0, params.pulse_ms, 1000.0 / m.frequency_hz) / 1000.0
+            on = (start[:, None] + offs[None, :]).reshape(-1)
+            off = np.minimum(on + m.width_ms / 1000.0, np.repeat(start, len(offs)) + params.pulse_ms / 1000.0)
+        else:
+            on, off = start, start + params.pulse_ms / 1000.0
+        pulses.append((on, off, [m.action] * len(on), {
+            "kind": m.action, "amplitude_mV": amp, "expression": float(sel.mean()),
+            "frequency_hz": m.frequency_hz, "width_ms": m.width_ms,
+            "duration_ms": params.pulse_ms, "onset_ms": params.pulse_onset_ms, "name": m.name}))
+    stim = {}
+    if pulses:
+        on = np.concatenate([p[0] for p in pulses])
+        order = np.argsort(on, kind="stable")
+        stim = {"stim/on_s": on[order], "stim/off_s": np.concatenate([p[1] for p in pulses])[order],
+                "stim/kind": np.array(sum((p[2] for p in pulses), []), dtype=object)[order],
+                "_stim_opto": json.dumps([p[3] for p in pulses])}
+    return light, alive, gain, stim
 
 
 def read_spikes(path: str) -> dict:

@@ -28,14 +28,12 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .spiking import Calibration, DAParams
+from .spiking import Calibration, DAParams, _group
 
 LIGHT_SIGN = {"chr2": 1.0, "archt": -1.0, "nphr": -1.0}
-#: The closed loop integrates at 0.5 ms (one brian2 call per agent step for every episode: at
-#: 0.1 ms a 100-episode Stopper run takes ≈ 5× longer). Its transfer function is measured at
-#: that dt when the loop starts, so decoding stays consistent; tonic firing at 0.5 ms is
-#: ≈ 3.4 Hz (3.7 at 0.1 ms).
-CLOSED_LOOP_PARAMS = DAParams(dt_ms=0.5)
+#: The closed loop uses the module's calibrated population (dt 0.5 ms); its transfer function is
+#: measured on the loop's own population when the loop starts, so decoding stays consistent.
+CLOSED_LOOP_PARAMS = DAParams()
 
 
 class ClosedLoop:
@@ -88,11 +86,7 @@ class _Population:
 
         self.b2, self.n_groups, self.p = b2, n_groups, p
         b2.prefs.codegen.target = target
-        ns = {"tau_m": p.tau_m_ms * b2.ms, "i_tonic": p.i_tonic_mV * b2.mV, "sigma": p.sigma_mV * b2.mV,
-              "k_rpe": p.k_rpe_mV * b2.mV, "v_th": p.v_threshold_mV * b2.mV}
-        eqs = """
-        dv/dt = (-v + i_tonic + k_rpe*drive + opto_amp*int(((t - t0) % period) < width)) / tau_m
-                + sigma*sqrt(2/tau_m)*xi : volt
+        variables = """
         drive : 1
         opto_amp : volt
         period : second
@@ -101,9 +95,9 @@ class _Population:
         count : 1
         t0 : second (shared)
         """
-        self.group = b2.NeuronGroup(n_groups * p.n_neurons, eqs, threshold="v > v_th and alive > 0",
-                                    reset="v = 0*mV\ncount += 1", refractory=p.refractory_ms * b2.ms,
-                                    method="euler", namespace=ns, dt=p.dt_ms * b2.ms)
+        self.group = _group(b2, n_groups * p.n_neurons, p,
+                            "k_rpe*drive + opto_amp*int(((t - t0) % period) < width)", variables,
+                            threshold="v > v_th and alive > 0", reset="v = 0*mV\ncount += 1")
         self.group.alive = 1.0
         self.group.period = 1 * b2.second
         self.group.v = "rand() * v_th"

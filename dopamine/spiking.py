@@ -8,20 +8,30 @@ asymmetric).
 Model (each neuron)::
 
     dv/dt = (−v + I_tonic + k_rpe·δ(t)) / τ_m + σ·√(2/τ_m)·ξ(t),   spike when v > v_th, v → 0,
-    refractory 2 ms
+    refractory 2 ms (v held at 0)
 
-with τ_m 20 ms, I_tonic 11 mV, σ 4.5 mV, k_rpe 9 mV and v_th 20 mV (the current values are
-those measured in ``shared/SPIKING.md``; the threshold was set here so that tonic firing is
-3–5 Hz; calibrated once on the f–I curve, :func:`calibrate`). δ(t) is the agent step's δ, held
-for ``pulse_ms`` (175 ms) from the step's event time, 0 otherwise.
+with τ_m 20 ms, I_tonic 11 mV, σ 4.5 mV, k_rpe 9 mV (the values measured in
+``shared/SPIKING.md``) and v_th 19.5 mV, set here for ≈ 4 Hz tonic firing. δ(t) is the agent
+step's δ, held for ``pulse_ms`` (175 ms) from the step's event time, 0 otherwise.
+
+Integration: Euler–Maruyama at dt = 0.5 ms (dt/τ_m = 0.025), the white noise ξ drawn as
+uniform increments of the same variance, σ·√(2·dt/τ_m)·√12·(U − ½) per step — a weak-order-1
+scheme whose membrane statistics match the Gaussian one (tonic rates measured 4.68 vs 4.77 Hz
+in a like-for-like run) at a third of the cost, since drawing the random numbers dominates
+(6 vs 18 ns per neuron-step in cpp_standalone; benchmarks/bench_spikes.py). f–I curve
+(calibration, :func:`calibrate`; measured, 60 repeats, pulse-window rate): δ = −1 → 0.08 Hz,
+−0.5 → 0.5, 0 → 4.0 (tonic), +0.5 → 12.1, +1 → 22.1. At dt = 0.1 ms with v_th 20 mV (the
+first calibration) the curve was 0.02 / 0.71 / 3.71 / 11.3 / 22.6 Hz; dt 0.5 ms makes long
+renders 5× cheaper (issue #8's 1,000-episode target).
 
 Time base: one agent step lasts ``step_ms`` (500 ms) of biological time; its δ (the TD error
 of that step, the transition it reports) starts at ``pulse_onset_ms`` into the step. DA
 concentration at the PFC target: the population rate relative to tonic, low-pass filtered with
 τ_DA = 200 ms (1 = tonic level) — a simulated voltammetry trace.
 
-The numpy target needs no compiler (used by the tests); set ``target="cython"`` for speed where
-a compiler exists (the first build is slow, then cached).
+Targets: ``numpy`` needs no compiler (used by the tests); ``cython`` (first build slow, then
+cached) and ``cpp_standalone`` (:func:`simulate_episodes`: a C++ binary, fastest for long runs)
+need one.
 """
 from __future__ import annotations
 
@@ -34,7 +44,7 @@ import numpy as np
 class DAParams:
     n_neurons: int = 40  #: DA neurons in the population
     tau_m_ms: float = 20.0  #: membrane time constant
-    v_threshold_mV: float = 20.0  #: spike threshold above rest (reset to rest)
+    v_threshold_mV: float = 19.5  #: spike threshold above rest (reset to rest)
     refractory_ms: float = 2.0  #: absolute refractory period
     i_tonic_mV: float = 11.0  #: tonic drive (as a voltage: current × membrane resistance)
     sigma_mV: float = 4.5  #: membrane noise SD (irregular tonic firing)
@@ -43,7 +53,7 @@ class DAParams:
     step_ms: float = 500.0  #: biological duration of one agent step
     pulse_onset_ms: float = 0.0  #: the pulse's start within its step (the step's event time)
     tau_da_ms: float = 200.0  #: DA concentration time constant at the target
-    dt_ms: float = 0.1  #: integration step
+    dt_ms: float = 0.5  #: integration step (dt/τ_m = 0.025)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -106,6 +116,21 @@ class DARender:
     params: DAParams = field(default_factory=DAParams)
 
 
+def _group(b2, n: int, p: DAParams, drive: str, variables: str = "", namespace: dict | None = None,
+           threshold: str = "v > v_th", reset: str = "v = 0*mV"):
+    """A NeuronGroup of ``n`` DA neurons: the LIF of the module doc with input ``drive`` (an
+    expression in volts added to I_tonic) and extra ``variables``; the noise is added each step
+    by a ``run_regularly`` operation (uniform increments, see the module doc)."""
+    ns = {"tau_m": p.tau_m_ms * b2.ms, "i_tonic": p.i_tonic_mV * b2.mV, "v_th": p.v_threshold_mV * b2.mV,
+          "noise_amp": p.sigma_mV * np.sqrt(2.0 * p.dt_ms / p.tau_m_ms) * np.sqrt(12.0) * b2.mV,
+          "k_rpe": p.k_rpe_mV * b2.mV, **(namespace or {})}
+    eqs = f"dv/dt = (-v + i_tonic + {drive}) / tau_m : volt (unless refractory)\n{variables}"
+    group = b2.NeuronGroup(n, eqs, threshold=threshold, reset=reset, refractory=p.refractory_ms * b2.ms,
+                           method="euler", namespace=ns, dt=p.dt_ms * b2.ms)
+    group.run_regularly("v += noise_amp * (rand() - 0.5) * int(not_refractory)", dt=p.dt_ms * b2.ms)
+    return group
+
+
 def simulate(deltas, params: DAParams = DAParams(), seed: int = 0, target: str = "numpy",
              tonic_rate_hz: float | None = None, opto=(), lesion_fraction: float = 0.0,
              d1_gain: float = 1.0) -> DARender:
@@ -142,15 +167,10 @@ def simulate(deltas, params: DAParams = DAParams(), seed: int = 0, target: str =
         opto_drive += sign * o.amplitude_mV * np.outer(o.light(n_ms, p.step_ms), o.mask(p.n_neurons))
     alive = np.ones(p.n_neurons)
     alive[np.random.default_rng(seed + 17).permutation(p.n_neurons)[:int(round(lesion_fraction * p.n_neurons))]] = 0.0
-    ns = {"tau_m": p.tau_m_ms * b2.ms, "i_tonic": p.i_tonic_mV * b2.mV, "sigma": p.sigma_mV * b2.mV,
-          "k_rpe": p.k_rpe_mV * b2.mV, "v_th": p.v_threshold_mV * b2.mV,
-          "rpe": b2.TimedArray(drive, dt=1 * b2.ms),
+    ns = {"rpe": b2.TimedArray(drive, dt=1 * b2.ms),
           "opto": b2.TimedArray(opto_drive * b2.mV, dt=1 * b2.ms)}
-    group = b2.NeuronGroup(
-        p.n_neurons, "dv/dt = (-v + i_tonic + k_rpe*rpe(t) + opto(t, i)) / tau_m "
-                     "+ sigma*sqrt(2/tau_m)*xi : volt\nalive : 1 (constant)",
-        threshold="v > v_th and alive > 0", reset="v = 0*mV", refractory=p.refractory_ms * b2.ms,
-        method="euler", namespace=ns)
+    group = _group(b2, p.n_neurons, p, "k_rpe*rpe(t) + opto(t, i)", "alive : 1 (constant)", ns,
+                   threshold="v > v_th and alive > 0")
     group.alive = alive
     group.v = "rand() * v_th"
     mon = b2.SpikeMonitor(group)
@@ -226,3 +246,150 @@ def psth(spike_times_s, event_times_s, n_neurons: int, window_s=(-0.2, 0.6), bin
     rate = counts / (bin_s * n_neurons)
     sem = rate.std(0, ddof=1) / np.sqrt(len(events)) if len(events) > 1 else np.full(rate.shape[1], np.nan)
     return {"t_s": (edges[:-1] + edges[1:]) / 2, "rate": rate.mean(0), "sem": sem, "per_event": rate}
+
+
+def simulate_episodes(deltas, lengths=None, params: DAParams = DAParams(), seed: int = 0,
+                      target: str = "numpy", directory: str | None = None, report=None,
+                      workers: int = 1, light=(), alive=None) -> dict:
+    """Render many episodes at once: each episode drives its own copy of the population (one
+    brian2 NeuronGroup of episodes × n_neurons), so the whole run is one simulation as long as
+    the longest episode. ``deltas`` [episodes, steps] (padded), ``lengths`` [episodes] (steps
+    of each; default all). δ enters as the step's pulse, through a TimedArray at step
+    resolution. ``target``: ``numpy`` (no compiler), ``cython``, or ``cpp_standalone`` (a C++
+    binary built in ``directory`` — the fastest for long runs; single-threaded, as measured in
+    shared/SPIKING.md). Returns {"spike_times_s", "spike_neurons", "spike_episodes" (times
+    within the episode), "step_rate_hz" [episodes, steps], "rate_10ms" [episodes, bins]
+    (population rate in 10-ms bins), "build_s", "run_s"}. Spikes after an episode's end are
+    dropped. ``report``: brian2's progress report (e.g. ``"text"``), for long renders.
+    ``workers`` > 1: the episodes are split into that many processes, each its own simulation
+    (seed + k, its own build): on 2 cores the wall time halves; the result is the same kind of
+    sample, not the same numbers as one process. ``light``: [(kind chr2|archt|nphr, amplitude
+    mV, frequency Hz (0 = continuous), width ms, expressing [n_neurons] bool, active [episodes,
+    steps] bool)] — light over the pulse window of the active steps (as in the closed loop);
+    ``alive``: [n_neurons] 0/1, a chronic lesion."""
+    if workers > 1 and len(np.asarray(deltas)) >= workers:
+        return _in_processes(deltas, lengths, params, seed, target, directory, workers, light, alive)
+    import math
+    import time
+
+    import brian2 as b2
+
+    d = np.asarray(deltas, dtype=float)
+    if d.ndim != 2 or d.size == 0 or not np.all(np.isfinite(d)):
+        raise ValueError("deltas: expected a non-empty [episodes, steps] array of finite RPEs")
+    E, S = d.shape
+    lengths = np.full(E, S) if lengths is None else np.asarray(lengths, int)
+    if lengths.shape != (E,) or lengths.min() < 1 or lengths.max() > S:
+        raise ValueError(f"lengths: expected [episodes] integers in 1..{S}")
+    p = params
+    d = np.where(np.arange(S)[None, :] < lengths[:, None], d, 0.0)
+    if any(float(x) != int(x) for x in (p.step_ms, p.pulse_onset_ms, p.pulse_ms)):
+        raise ValueError("step_ms, pulse_onset_ms, pulse_ms: whole milliseconds expected")
+    standalone = target == "cpp_standalone"
+    if standalone:
+        import tempfile
+
+        directory = directory or tempfile.mkdtemp(prefix="pfcda_da_")
+        b2.set_device("cpp_standalone", directory=directory, build_on_run=False)
+        b2.prefs.devices.cpp_standalone.openmp_threads = 0
+    else:
+        b2.start_scope()
+        b2.prefs.codegen.target = target
+    try:
+        b2.seed(seed)
+        b2.defaultclock.dt = p.dt_ms * b2.ms
+        # δ held during each step's pulse, 0 otherwise: a TimedArray on the coarsest grid that
+        # resolves the step, the onset and the pulse (25 ms for 500/0/175 ms)
+        grid = math.gcd(math.gcd(int(p.step_ms), int(p.pulse_onset_ms)), int(p.pulse_ms))
+        per = int(p.step_ms) // grid
+        lo, hi = int(p.pulse_onset_ms) // grid, (int(p.pulse_onset_ms) + int(p.pulse_ms)) // grid
+        bins = np.zeros((S * per, E), dtype=np.float32)
+        for k in range(lo, hi):
+            bins[k::per] = d.T
+        ns = {"rpe": b2.TimedArray(bins, dt=grid * b2.ms), "n_per": p.n_neurons,
+              "step_dur": p.step_ms * b2.ms, "onset": p.pulse_onset_ms * b2.ms}
+        drive, variables = "k_rpe*rpe(t, episode)", "episode : integer (constant)\nalive : 1 (constant)"
+        for j, (kind, amp, freq, width, expressing, active) in enumerate(light):
+            # light in the pulse window of the active steps, in the expressing neurons
+            on = np.zeros((S * per, E), dtype=np.float32)
+            for k in range(lo, hi):
+                on[k::per] = np.asarray(active, bool).T
+            sign = 1.0 if kind == "chr2" else -1.0
+            ns[f"light{j}"] = b2.TimedArray(on, dt=grid * b2.ms)
+            ns[f"amp{j}"] = sign * amp * b2.mV
+            gate = "1" if freq <= 0 else (f"int(((t % step_dur - onset) % ({1000.0 / freq}*ms)) < "
+                                          f"{width}*ms)")
+            drive += f" + amp{j}*light{j}(t, episode)*expr{j}*{gate}"
+            variables += f"\nexpr{j} : 1 (constant)"
+        group = _group(b2, E * p.n_neurons, p, drive, variables, ns, threshold="v > v_th and alive > 0")
+        group.episode = "i // n_per"
+        group.alive = np.tile(np.ones(p.n_neurons) if alive is None else np.asarray(alive, float), E)
+        for j, (*_, expressing, _a) in enumerate(light):
+            setattr(group, f"expr{j}", np.tile(np.asarray(expressing, float), E))
+        group.v = "rand() * v_th"
+        mon = b2.SpikeMonitor(group)
+        t0 = time.perf_counter()
+        b2.run(S * p.step_ms * b2.ms, namespace={}, report=report, report_period=10 * b2.second)
+        if standalone:
+            t0 = time.perf_counter()
+        if standalone:
+            b2.device.build(directory=directory, run=False)
+        t1 = time.perf_counter()
+        if standalone:
+            b2.device.run()
+        t2 = time.perf_counter()
+        times = np.asarray(mon.t[:] / b2.second, dtype=float)
+        idx = np.asarray(mon.i[:], dtype=np.int64)
+    finally:
+        if standalone:
+            b2.device.reinit()
+            b2.set_device("runtime")
+    ep, neuron = np.divmod(idx, p.n_neurons)
+    keep = times < lengths[ep] * p.step_ms / 1000.0
+    times, ep, neuron = times[keep], ep[keep], neuron[keep]
+    ms = np.minimum((times * 1000.0).astype(np.int64), S * int(p.step_ms) - 1)
+    step = ms // int(p.step_ms)
+    within = ms - step * int(p.step_ms)
+    in_pulse = (within >= p.pulse_onset_ms) & (within < p.pulse_onset_ms + p.pulse_ms)
+    step_rate = np.bincount(ep[in_pulse] * S + step[in_pulse], minlength=E * S).reshape(E, S)
+    step_rate = step_rate / p.n_neurons / (p.pulse_ms / 1000.0)
+    n_bins = S * int(p.step_ms) // 10
+    rate_10 = np.bincount(ep * n_bins + ms // 10, minlength=E * n_bins).reshape(E, n_bins)
+    rate_10 = rate_10 / p.n_neurons / 0.010
+    return {"spike_times_s": times, "spike_neurons": neuron.astype(np.int32), "spike_episodes": ep,
+            "step_rate_hz": step_rate, "rate_10ms": rate_10, "build_s": t1 - t0 if standalone else 0.0,
+            "run_s": t2 - t1 if standalone else t2 - t0}
+
+
+def _in_processes(deltas, lengths, params, seed, target, directory, workers, light=(), alive=None) -> dict:
+    """:func:`simulate_episodes` over ``workers`` processes (spawned: brian2 and torch are not
+    fork-safe), one contiguous block of episodes each; results merged in episode order."""
+    import multiprocessing as mp
+    import os
+    import tempfile
+    from concurrent.futures import ProcessPoolExecutor
+
+    d = np.asarray(deltas, dtype=float)
+    E = len(d)
+    lengths = np.full(E, d.shape[1]) if lengths is None else np.asarray(lengths, int)
+    cuts = np.linspace(0, E, workers + 1).astype(int)
+    root = directory or tempfile.mkdtemp(prefix="pfcda_da_")
+    jobs = [(d[a:b], lengths[a:b], params, seed + k, target, os.path.join(root, f"worker{k}"),
+             [(*lt[:5], np.asarray(lt[5])[a:b]) for lt in light], alive)
+            for k, (a, b) in enumerate(zip(cuts[:-1], cuts[1:]))]
+    with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn")) as pool:
+        parts = list(pool.map(_worker, jobs))
+    S = d.shape[1]
+    out = {"spike_times_s": np.concatenate([r["spike_times_s"] for r in parts]),
+           "spike_neurons": np.concatenate([r["spike_neurons"] for r in parts]),
+           "spike_episodes": np.concatenate([r["spike_episodes"] + a for r, a in zip(parts, cuts)]),
+           "step_rate_hz": np.concatenate([r["step_rate_hz"] for r in parts]).reshape(E, S),
+           "rate_10ms": np.concatenate([r["rate_10ms"] for r in parts]),
+           "build_s": max(r["build_s"] for r in parts), "run_s": max(r["run_s"] for r in parts)}
+    return out
+
+
+def _worker(job):
+    deltas, lengths, params, seed, target, directory, light, alive = job
+    return simulate_episodes(deltas, lengths, params, seed=seed, target=target, directory=directory,
+                             light=light, alive=alive)

@@ -3,9 +3,9 @@
 Rate mapping (documented choice): an LSTM unit's hidden activity h ∈ (−1, 1) at an agent step
 sets its firing rate for that step's ``step_ms`` of biological time,
 ``r = r_min + (r_max − r_min)·(h + 1)/2`` (1–40 Hz by default). Spikes are an inhomogeneous
-Poisson process in 1-ms bins with an absolute refractory period (a spike is dropped when the
-same unit fired within ``refractory_ms``; a dead-time renewal process). Plain numpy,
-vectorised over units and steps (faster than a brian2 PoissonGroup for this; shared/SPIKING.md).
+Poisson process in continuous time with an absolute refractory period (a spike is dropped when
+the same unit fired within ``refractory_ms``; a dead-time process). Plain numpy, vectorised over
+units and steps, cost ∝ spikes (faster than a brian2 PoissonGroup for this; shared/SPIKING.md).
 """
 from __future__ import annotations
 
@@ -23,7 +23,12 @@ def spike_trains(hidden: np.ndarray, step_ms: float = 500.0, r_min: float = 1.0,
                  chunk_steps: int = 2000) -> dict:
     """Spike trains of every unit over consecutive agent steps (step k spans
     [k·step_ms, (k+1)·step_ms) ms). Returns ``{"times_s": [n_spikes], "units": [n_spikes],
-    "rates_hz": [n_steps, n_units]}`` sorted by time."""
+    "rates_hz": [n_steps, n_units]}`` sorted by time (then unit).
+
+    The rate is constant within a step, so each (step, unit) draws its Poisson count and places
+    the spikes uniformly in the step (continuous time: an exact inhomogeneous Poisson process for
+    piecewise-constant rates); then a spike within ``refractory_ms`` of the unit's previous kept
+    spike is dropped (dead time). Cost ∝ the number of spikes."""
     hidden = np.asarray(hidden, dtype=float)
     if hidden.ndim != 2:
         raise ValueError(f"hidden: expected [n_steps, n_units] activity, got shape {hidden.shape}")
@@ -32,37 +37,56 @@ def spike_trains(hidden: np.ndarray, step_ms: float = 500.0, r_min: float = 1.0,
     rng = np.random.default_rng(seed)
     rates = unit_rates(hidden, r_min, r_max)
     n_steps, n_units = rates.shape
-    bins = int(round(step_ms))
-    dead = int(np.ceil(refractory_ms))
+    dead = refractory_ms / 1000.0
+    last = np.full(n_units, -np.inf)  # each unit's last kept spike (carried across chunks)
     times, units = [], []
-    last = np.full(n_units, -10**9)  # bin of each unit's last spike (carried across chunks)
-    for start in range(0, n_steps, chunk_steps):
-        r = rates[start:start + chunk_steps]  # [s, U]
-        p = np.repeat(r, bins, axis=0) / 1000.0  # per 1-ms bin
-        spikes = rng.random(p.shape) < p
-        t_idx, u_idx = np.nonzero(spikes)
-        t_idx = t_idx + start * bins
-        order = np.lexsort((t_idx, u_idx))
-        t_idx, u_idx = t_idx[order], u_idx[order]
-        keep = np.ones(len(t_idx), bool)
-        # dead time: walk each unit's spikes in time (few per unit; vectorised by unit runs)
-        prev_t = np.r_[-10**9, t_idx[:-1]]
-        first = np.r_[True, u_idx[1:] != u_idx[:-1]]
-        prev_t[first] = last[u_idx[first]]
-        close = (t_idx - prev_t) <= dead
-        if close.any():  # rare at ≤ 40 Hz: resolve sequentially where needed
-            for i in np.flatnonzero(close):
-                j = i - 1
-                while j >= 0 and u_idx[j] == u_idx[i] and not keep[j]:
-                    j -= 1
-                ref = t_idx[j] if j >= 0 and u_idx[j] == u_idx[i] else last[u_idx[i]]
-                keep[i] = t_idx[i] - ref > dead
-        t_idx, u_idx = t_idx[keep], u_idx[keep]
-        for u in np.unique(u_idx):
-            last[u] = t_idx[u_idx == u].max()
-        times.append(t_idx)
-        units.append(u_idx)
-    t = np.concatenate(times) if times else np.zeros(0, int)
-    u = np.concatenate(units) if units else np.zeros(0, int)
-    order = np.lexsort((u, t))
-    return {"times_s": (t[order] + 0.5) / 1000.0, "units": u[order].astype(np.int32), "rates_hz": rates}
+    for start in range(0, n_steps, chunk_steps):  # chunks stay in cache: cost ∝ spikes
+        t, u = _chunk(rates[start:start + chunk_steps], start, step_ms / 1000.0, dead, last, rng)
+        times.append(t)
+        units.append(u)
+    t = np.concatenate(times)
+    unit = np.concatenate(units)
+    return {"times_s": t, "units": unit.astype(np.int32), "rates_hz": rates}
+
+
+def _chunk(rates, first_step, step_s, dead, last, rng):
+    """Spikes of consecutive steps ``rates`` [steps, units] starting at ``first_step``, sorted by
+    time (then unit); ``last`` (updated) holds each unit's last kept spike time."""
+    n_units = rates.shape[1]
+    counts = rng.poisson(rates * step_s).reshape(-1)  # cells (step, unit), step-major
+    n = int(counts.sum())
+    cell = np.repeat(np.arange(counts.size), counts)
+    # sorted uniform offsets within each cell without sorting: normalised cumulative sums of
+    # exponential spacings (n + 1 spacings per cell of n spikes)
+    gaps = rng.exponential(size=n + counts.size)
+    ends = np.cumsum(counts + 1)
+    csum = np.cumsum(gaps)
+    base = np.r_[0.0, csum[ends[:-1] - 1]]
+    total = csum[ends - 1] - base
+    spike_pos = np.ones(n + counts.size, bool)
+    spike_pos[ends - 1] = False  # each cell's last spacing closes the interval
+    frac = (csum[spike_pos] - base[cell]) / total[cell]
+    step, unit = np.divmod(cell, n_units)
+    t = (first_step + step + frac) * step_s  # step-major, time-sorted within each cell
+    if dead > 0 and n:
+        # unit-major view (stable: time-sorted within unit), each unit's previous kept spike first
+        tu = np.r_[last, t]
+        uu = np.r_[np.arange(n_units), unit].astype(np.int16 if n_units < 2**15 else np.int64)
+        by_unit = np.argsort(uu, kind="stable")  # radix sort for 16-bit keys
+        tu, uu = tu[by_unit], uu[by_unit]
+        k = np.ones(len(tu), bool)
+        while True:  # resolve dead-time chains: decide spikes whose predecessor is surely kept
+            idx = np.flatnonzero(k)
+            tk, uk = tu[idx], uu[idx]
+            viol = np.r_[False, (uk[1:] == uk[:-1]) & (tk[1:] - tk[:-1] <= dead)]
+            if not viol.any():
+                break
+            k[idx[viol & np.r_[True, ~viol[:-1]]]] = False
+        kept_all = np.empty(len(tu), bool)
+        kept_all[by_unit] = k
+        keep = kept_all[n_units:]
+        t, unit = t[keep], unit[keep]
+    if len(t):
+        np.maximum.at(last, unit, t)
+    order = np.argsort(t, kind="stable")  # runs already sorted: cheap; ties keep unit order
+    return t[order], unit[order]

@@ -323,3 +323,59 @@ def figures(rec, result: dict, outdir: str) -> list[str]:
             ax.set_ylabel("PC2")
             ax.set_title("reversal trial and next: units by latent state", fontsize=8)
     return save(fig, outdir, "reversal")
+
+
+# --------------------------------------------------------------------- DA spikes (issue #8)
+SPIKE_STATS = {}
+for _c in ("before", "experienced", "inferred"):
+    for _v in ("rewarded", "unrewarded"):
+        SPIKE_STATS[f"da_rate_{_c}_{_v}"] = (f"DA population rate (spikes/s per neuron) in the cue "
+                                             f"response window, condition {_c}, cue {_v}")
+SPIKE_STATS["da_baseline"] = "DA rate in the 300–50 ms before cue-response onset (spikes/s)"
+SPIKE_STATS["da_inferred_over_experienced"] = ("(rate inferred,rew − baseline) / (rate "
+                                              "experienced,rew − baseline); Bromberg-Martin's "
+                                              "monkeys: (10.5 − 5) / (22 − 5) ≈ 0.32")
+#: Bromberg-Martin et al. 2010 (Wang et al. 2018 Fig. 4a), DA firing read off the figure (±1).
+SPIKE_REFERENCE = {k: {"lab": v, "source": "Bromberg-Martin et al. 2010, Fig. 4a"} for k, v in (
+    ("da_baseline", 5.0), ("da_rate_before_rewarded", 18.0), ("da_rate_experienced_rewarded", 22.0),
+    ("da_rate_inferred_rewarded", 10.5), ("da_rate_before_unrewarded", 2.5),
+    ("da_rate_experienced_unrewarded", 1.0), ("da_rate_inferred_unrewarded", 3.0),
+    ("da_inferred_over_experienced", 0.32))}
+
+
+def spike_analyses(rec, spikes: dict, window_s=(-0.3, 0.5), bin_s: float = 0.025) -> dict:
+    """Fig. 4a from rendered DA spikes (``pfcda spikes``): PSTHs aligned on cue onset — where the
+    δ of the transition into the cue (the fixation step's δ, see the task card) is emitted — by
+    condition (before the reversal, the trial after it for the experienced and for the inferred
+    cue) × whether the cue is rewarded; response = mean rate over the pulse window. Returns
+    {"stats", "psth": {condition_value: psth dict}, "reference"}."""
+    from dopamine.spiking import DAParams, psth
+
+    import json as _json
+
+    params = _json.loads(spikes["params"])["da"]
+    p = DAParams(**params)
+    t = cue_rpe_table(rec)
+    fix = np.flatnonzero(rec.steps["phase"] == 0)
+    # the fixation step's δ (fixation → cue) is emitted at the start of the cue step (+ onset)
+    onset = spikes["steps/start_s"][fix + 1] + p.pulse_onset_ms / 1000.0
+    times, n = spikes["da/spike_times_s"], p.n_neurons
+    ok = ~t["error"]
+    stats, curves = {}, {}
+    base = psth(times, onset[ok], n, (-0.3, -0.05), 0.25)
+    stats["da_baseline"] = {"value": float(base["rate"].mean()), "sem": float(base["sem"].mean())}
+    for c in ("before", "experienced", "inferred"):
+        for v, flag in (("rewarded", True), ("unrewarded", False)):
+            ev = onset[(t["condition"] == c) & (t["cue_rewarded"] == flag) & ok]
+            if len(ev) < 2:
+                continue
+            resp = psth(times, ev, n, (0.0, p.pulse_ms / 1000.0), p.pulse_ms / 1000.0)
+            stats[f"da_rate_{c}_{v}"] = {"value": float(resp["rate"][0]), "sem": float(resp["sem"][0]),
+                                         "n": int(len(ev))}
+            curves[f"{c}_{v}"] = psth(times, ev, n, window_s, bin_s)
+    b = stats["da_baseline"]["value"]
+    if "da_rate_inferred_rewarded" in stats and "da_rate_experienced_rewarded" in stats:
+        stats["da_inferred_over_experienced"] = {
+            "value": (stats["da_rate_inferred_rewarded"]["value"] - b)
+            / (stats["da_rate_experienced_rewarded"]["value"] - b), "sem": None}
+    return {"stats": stats, "psth": curves, "reference": SPIKE_REFERENCE}

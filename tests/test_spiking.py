@@ -90,3 +90,26 @@ def test_psth_shows_burst_and_pause_aligned_to_the_rpe():
     before = pos["t_s"] < 0
     assert pos["rate"][after].mean() > 3 * pos["rate"][before].mean()  # burst: ≈ 20 vs ≈ 4 Hz
     assert neg["rate"][after].mean() < 0.5 * neg["rate"][before].mean()  # pause
+
+
+@pytest.mark.parametrize("target", ["numpy", "cpp_standalone"])
+def test_episodes_rendered_in_parallel_keep_the_transfer_function(target, tmp_path):
+    """Each episode drives its own copy of the population (one simulation of episodes × neurons):
+    per episode, tonic 3–5 Hz, bursts ≥ 15 Hz for δ = +1 and pauses ≤ 1 Hz for δ = −1, spikes
+    only within the episode's own length. cpp_standalone needs a C++ compiler."""
+    import shutil
+
+    from dopamine.spiking import simulate_episodes
+
+    if target == "cpp_standalone" and shutil.which("g++") is None:
+        pytest.skip("cpp_standalone needs a C++ compiler (g++), absent here")
+    deltas = np.zeros((12, 6))
+    deltas[:, 1], deltas[:, 3] = 1.0, -1.0
+    lengths = np.array([6] * 11 + [3])
+    r = simulate_episodes(deltas, lengths, seed=2, target=target, directory=str(tmp_path / "sa"))
+    rate = r["step_rate_hz"]
+    assert 3.0 <= rate[:, [0, 2, 4]].mean() <= 5.0
+    assert rate[:, 1].mean() >= 15.0
+    assert rate[:11, 3].mean() <= 1.0
+    last = r["spike_episodes"] == 11
+    assert r["spike_times_s"][last].max() < 1.5 and rate[11, 3:].sum() == 0
