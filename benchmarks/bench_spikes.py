@@ -64,6 +64,16 @@ def main() -> None:
     simulate_episodes(deltas[:k], lengths[:k], params, seed=0, target="numpy")
     np_s = time.perf_counter() - t
     np_per_bio = np_s / float(lengths[:k].sum() * params.step_ms / 1000.0)
+    # the user's path end to end: pfcda spikes --target cpp_standalone --workers 2
+    from circuit.spikes import render
+
+    with tempfile.TemporaryDirectory() as d:
+        rec_path = os.path.join(d, "run.h5")
+        run("bandit_independent", episodes=args.episodes, seed=0, out=rec_path)
+        t = time.perf_counter()
+        res = render(rec_path, os.path.join(d, "spikes.h5"), target="cpp_standalone",
+                     workers=args.workers, params=params, standalone_dir=os.path.join(d, "sa"))
+        render_s = time.perf_counter() - t
     out = {
         "episodes": E, "steps": int(lengths.sum()), "biological_s": bio_s, "da_neurons": E * params.n_neurons,
         "dt_ms": args.dt_ms, "workers": args.workers, "pfc_units": int(hidden.shape[1]), "pfc_spikes": int(len(pfc["times_s"])),
@@ -75,6 +85,8 @@ def main() -> None:
         "numpy_baseline_s_per_bio_s_per_episode": round(np_per_bio / k, 5),
         "numpy_projected_s": round(np_per_bio * bio_s / k, 1),
         "standalone_speedup_vs_numpy": round(np_per_bio * bio_s / k / max(da["run_s"], 1e-9), 1),
+        "render_end_to_end_s": round(render_s, 2),
+        "render_parts_s": {k: round(v, 2) for k, v in res["timing"].items()},
     }
     print(json.dumps(out))
 

@@ -296,8 +296,12 @@ def cmd_compare(args) -> int:
         from .agent import load_checkpoint
         from .scoring import classic_fit, foraging_model_comparison, twostep_model_comparison
 
-        scorer = {"twostep": twostep_model_comparison, "matching": foraging_model_comparison}[args.protocol]
-        res["model_comparison"] = scorer(load_checkpoint(args.score)[0], lab, seed=args.seed)
+        scorer_circuit = load_checkpoint(args.score)[0]
+        if args.protocol == "twostep":
+            res["model_comparison"] = twostep_model_comparison(
+                scorer_circuit, lab, p_common=scorer_circuit.make_task().p_common, seed=args.seed)
+        else:
+            res["model_comparison"] = foraging_model_comparison(scorer_circuit, lab, seed=args.seed)
         res["model_comparison"]["circuit_own_choices"] = classic_fit(
             args.protocol, model, seed=args.seed, p_common=float(rec.attrs["task"].get("p_common") or 0.8))
     if args.figures:
@@ -353,7 +357,7 @@ def cmd_spikes(args) -> int:
 
         _require_pynwb()  # before a long render
     res = render(args.recording, args.out, population=args.population, seed=args.seed,
-                 target=args.target, progress=not args.quiet)
+                 target=args.target, progress=not args.quiet, workers=args.workers)
     n_da = len(res.get("da/spike_times_s", []))
     n_pfc = len(res.get("pfc/spike_times_s", []))
     print(f"{args.out}: {len(res['steps/start_s'])} steps rendered; DA spikes {n_da}, "
@@ -587,6 +591,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "first, slow build; cpp_standalone: a C++ binary, fastest for long runs)")
     s.add_argument("--seed", type=_int, default=0, help="seed (0)")
     s.add_argument("--nwb", metavar="FILE", help="also write the spikes as NWB (needs pfcda[nwb])")
+    s.add_argument("--workers", type=_positive_int, default=1,
+                   help="processes for the DA population (episodes split between them; 2 on a "
+                        "2-core machine halves the wall time)")
     s.add_argument("--quiet", action="store_true", help="no progress report")
     s.set_defaults(func=cmd_spikes)
 

@@ -7,6 +7,8 @@ trial reward probabilities (and, for the two-step task, the transitions the anim
   reaches commonly, so for the incongruent rats the right port is state 1), and the trial's
   common/uncommon transition replayed — the block reversals and the transition draws the rat
   had. The circuit's own choices decide which state it reaches and whether it is rewarded.
+* human two-step (hBayesDM's ``ts`` layout, Daw et al. 2011) → the ``twostep`` task, ``daw``
+  variant circuit: each trial's four reward probabilities and the subject's transitions.
 * two-choice foraging (the dynamic-foraging mice) → the ``matching`` task: each trial's base
   probabilities of left and right, baited (a bait stays until collected) when the lab's session
   baited.
@@ -31,7 +33,8 @@ def lab_schedule(protocol: str, trials: dict):
     if protocol not in LAYOUTS:
         raise ValueError(f"protocol: replay supports {sorted(LAYOUTS)}, got {protocol!r}")
     tr = {k: np.asarray(v) for k, v in trials.items() if not k.startswith("_")}
-    need = {"twostep": ("episode", "choice", "state", "common", "p_left", "p_right"),
+    four = all(k in tr for k in ("p1a", "p1b", "p2a", "p2b"))  # e.g. human (Daw) two-step
+    need = {"twostep": ("episode", "common") + (() if four else ("choice", "state", "p_left", "p_right")),
             "matching": ("episode", "p_left", "p_right")}[protocol]
     missing = [k for k in need if k not in tr]
     if missing:
@@ -45,6 +48,9 @@ def lab_schedule(protocol: str, trials: dict):
             baited = np.asarray(tr.get("baited", True), bool)
         return pd.DataFrame({"episode": tr["episode"], "p_left": tr["p_left"], "p_right": tr["p_right"],
                              "baited": baited.astype(int)})
+    if four:  # the four options' probabilities, already in the task's frame
+        return pd.DataFrame({"episode": tr["episode"], **{k: tr[k] for k in ("p1a", "p1b", "p2a", "p2b")},
+                             "common": tr["common"].astype(int)})
     # two-step: which port is state 0 (reached commonly by a left choice)? per subject, from
     # the trials where the port is known
     port = tr.get("port", tr["state"])

@@ -80,11 +80,15 @@ def twostep_log_odds(circuit, trials: dict) -> tuple[np.ndarray, dict]:
 
 
 def _split_sessions(trials: dict):
-    """Alternate sessions of each subject into train (even) and held-out (odd) sets."""
+    """Alternate sessions of each subject into train (even) and held-out (odd) sets; where every
+    subject has a single session (e.g. human data sets), alternate subjects instead."""
     subj = np.asarray(trials.get("subject", np.zeros(len(trials["episode"]))))
     ep = np.asarray(trials["episode"])
     test = np.zeros(len(ep), bool)
-    for sj in np.unique(subj):
+    subjects = np.unique(subj)
+    if all(len(np.unique(ep[subj == sj])) == 1 for sj in subjects) and len(subjects) > 1:
+        test = np.isin(subj, subjects[1::2])
+    for sj in subjects:
         eps = np.unique(ep[subj == sj])
         held = eps[1::2]
         test |= np.isin(ep, held) & (subj == sj)
@@ -135,7 +139,8 @@ def twostep_model_comparison(circuit, trials: dict, p_common: float = 0.8, seed:
                       "per_subject": per_subject(fn)}
     rows["circuit"]["inverse_temperature"] = beta
     return {"held_out": rows, "hybrid_params": hyb["params"], "model_free_params": mf["params"],
-            "split": "alternate sessions of each subject: even → fit, odd → held out"}
+            "split": "alternate sessions of each subject: even → fit, odd → held out (one session "
+                     "per subject: alternate subjects)"}
 
 
 # ------------------------------------------------------------------ two-choice foraging / bandits

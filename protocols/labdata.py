@@ -278,6 +278,10 @@ def load(name_or_path: str, protocol: str | None = None, mapping=None) -> dict:
     if name_or_path.endswith(".nwb"):
         return load_nwb_trials(name_or_path)
     df = _read_frame(name_or_path)
+    if {"subjID", "level1_choice", "level2_choice"} <= set(df.columns):
+        return load_mapped(name_or_path, "hbayesdm_ts")
+    if {"subjID", "choice", "outcome"} <= set(df.columns):
+        return load_mapped(name_or_path, "hbayesdm_bandit2arm")
     if "choice1" in df.columns or protocol == "twostep":
         return load_rat_twostep(name_or_path)
     return load_mouse_foraging(name_or_path)
@@ -343,8 +347,32 @@ _FLAGS = ("reward", "common", "forced", "violation", "error")  # 0/1
 _PROBS = ("p_left", "p_right", "p1a", "p1b", "p2a", "p2b")
 
 
+#: Named mappings for the layouts of hBayesDM (Ahn, Haines & Zhang 2017), whose example data
+#: are GPL-3 and read from the user's path (not bundled); the same names as hBayesDM's tasks.
+#: ``pfcda compare … --lab ts_exampleData.txt`` recognises these layouts by their columns.
+MAPPINGS = {
+    "hbayesdm_ts": {
+        "layout": "twostep",
+        "columns": {"subject": "subjID", "trial": "trial", "choice": "level1_choice",
+                    "state": "level2_choice", "option": "level2_choice", "reward": "reward",
+                    "p1a": "A1prob", "p1b": "A2prob", "p2a": "B1prob", "p2b": "B2prob"},
+        "codes": {"choice": {"1": 0, "2": 1}, "state": {"1": 0, "2": 0, "3": 1, "4": 1},
+                  "option": {"1": 0, "2": 1, "3": 0, "4": 1}},
+    },
+    "hbayesdm_bandit2arm": {
+        "layout": "choice",
+        "columns": {"subject": "subjID", "trial": "trial", "choice": "choice", "reward": "outcome"},
+        "codes": {"choice": {"1": 0, "2": 1}, "reward": {"1": 1, "-1": 0}},
+    },
+}
+MAPPINGS["hbayesdm_prl"] = MAPPINGS["hbayesdm_bandit2arm"]
+
+
 def _parse_mapping(mapping) -> tuple[str, dict]:
-    """A mapping (dict, or a TOML file's path) → (its name for messages, the checked dict)."""
+    """A mapping (dict, a TOML file's path, or a name in :data:`MAPPINGS`) → (its name for
+    messages, the checked dict)."""
+    if isinstance(mapping, str) and mapping in MAPPINGS:
+        return mapping, _parse_mapping(MAPPINGS[mapping])[1]
     if isinstance(mapping, (str, os.PathLike)):
         src = os.fspath(mapping)
         if not os.path.isfile(src):

@@ -289,3 +289,51 @@ def figures(rec, result: dict, outdir: str) -> list[str]:
     ax.set_ylim(0, 100)
     ax.legend(frameon=False, fontsize=7)
     return save(fig, outdir, "stopper")
+
+
+# --------------------------------------------------------------------- DA spikes (issue #8)
+SPIKE_STATS = {f"da_rate_{c}": f"DA population rate (spikes/s per neuron) in the pulse window of "
+                               f"the outcome δ after a {c.replace('_', ' ')} press"
+               for c in ("risky_rewarded", "risky_unrewarded", "safe_rewarded")}
+SPIKE_STATS["da_baseline"] = "DA rate in the 300–50 ms before the outcome pulse (spikes/s)"
+
+
+def spike_analyses(rec, spikes: dict, window_s=(-0.3, 0.5), bin_s: float = 0.025) -> dict:
+    """DA responses to the lever outcomes from rendered spikes (``pfcda spikes``): PSTHs aligned
+    on the outcome δ's pulse (the choice step's δ is emitted at the start of the next step) by
+    outcome — risky rewarded, risky unrewarded, safe — with the light-stimulated outcomes apart
+    when the recording has light on the DA neurons (closed loop). Stopper et al. 2014 recorded
+    no DA firing (they stimulated), so there is no lab reference."""
+    import json as _json
+
+    from dopamine.spiking import DAParams, psth
+
+    p = DAParams(**_json.loads(spikes["params"])["da"])
+    st = rec.steps
+    cho = np.flatnonzero(st["phase"] == 1)
+    same_ep = np.r_[st["episode"][1:] == st["episode"][:-1], False]
+    onset = spikes["steps/start_s"][cho + 1] + p.pulse_onset_ms / 1000.0  # the next step's pulse
+    tr = rec.trials
+    lit = np.zeros(len(cho), bool)
+    for j, m in enumerate(rec.manipulations or []):
+        if m.get("target") == "da_neurons" and m.get("action") in ("chr2", "archt", "nphr"):
+            nxt = np.minimum(cho + 1, len(st["phase"]) - 1)
+            lit |= st["manipulation_active"][nxt, j] & same_ep[cho]
+    ok = ~np.asarray(tr["error"], bool)
+    conds = {"risky_rewarded": tr["risky_chosen"] & (tr["reward"] > 0),
+             "risky_unrewarded": tr["risky_chosen"] & (tr["reward"] == 0),
+             "safe_rewarded": np.asarray(tr["reward"] > 0) & ~np.asarray(tr["risky_chosen"], bool)}
+    times, n = spikes["da/spike_times_s"], p.n_neurons
+    stats, curves = {}, {}
+    base = psth(times, onset[ok], n, (-0.3, -0.05), 0.25)
+    stats["da_baseline"] = {"value": float(base["rate"].mean()), "sem": float(base["sem"].mean())}
+    for c, mask in conds.items():
+        for suffix, sel in (("", ~lit), ("_lit", lit)):
+            ev = onset[mask & ok & sel]
+            if len(ev) < 2:
+                continue
+            r = psth(times, ev, n, (0.0, p.pulse_ms / 1000.0), p.pulse_ms / 1000.0)
+            stats[f"da_rate_{c}{suffix}"] = {"value": float(r["rate"][0]), "sem": float(r["sem"][0]),
+                                             "n": int(len(ev))}
+            curves[f"{c}{suffix}"] = psth(times, ev, n, window_s, bin_s)
+    return {"stats": stats, "psth": curves, "reference": {}}

@@ -84,3 +84,38 @@ def test_unbaited_schedule_does_not_keep_baits(tmp_path):
     bad.write_text("p_left,p_right\n0.2,1.4\n")
     with pytest.raises(ValueError, match=r"bad.csv: column 'p_right', row 1: expected a probability"):
         MatchingTask(schedule=str(bad))
+
+
+def _hbayesdm(shared_dir, name):
+    import os
+
+    return os.path.join(shared_dir, "labdata", "hbayesdm_examples", name)
+
+
+def test_hbayesdm_files_are_recognised(shared_dir):
+    """hBayesDM's layouts (GPL-3 example data, read from ../shared, never bundled) load through
+    the named mappings: the human two-step stays are the data README's (0.86 / 0.74 / 0.59 /
+    0.80 for rewarded-common / rewarded-rare / unrewarded-common / unrewarded-rare)."""
+    ts = load(_hbayesdm(shared_dir, "ts_exampleData.txt"))
+    assert ts["_excluded"]["total_trials"] == len(ts["choice"]) == 2190
+    st = stay_probabilities(ts)
+    for k, v in (("CR", 0.86), ("UR", 0.74), ("CU", 0.59), ("UU", 0.80)):
+        assert abs(st[k]["value"] - v) < 0.01, k
+    bandit = load(_hbayesdm(shared_dir, "bandit2arm_exampleData.txt"))
+    assert len(np.unique(bandit["episode"])) == 20 and set(np.unique(bandit["reward"])) == {0.0, 1.0}
+
+
+def test_daw_circuit_on_the_humans_schedules(shared_dir, tmp_path):
+    """The humans' own drifting probabilities and transitions replayed against the frozen daw
+    circuit: exact per trial, and the circuit shows the model-based interaction on them
+    (measured: stays CR 0.98, UR 0.93, CU 0.92, UU 0.98; reward rate 0.61, humans 0.57)."""
+    path = _hbayesdm(shared_dir, "ts_exampleData.txt")
+    rec = replay("twostep_daw", path, str(tmp_path / "h.h5"), seed=0)
+    hum = load(path)
+    tr = rec.trials
+    assert np.array_equal(tr["common"], hum["common"])
+    for k in ("p1a", "p1b", "p2a", "p2b"):
+        np.testing.assert_allclose(tr[k], hum[k], atol=1e-5)
+    st = {k: v["value"] for k, v in stay_probabilities(tr).items()}
+    assert (st["CR"] - st["UR"]) + (st["UU"] - st["CU"]) > 0.05
+    assert tr["reward"][~tr["error"]].mean() > 0.55
