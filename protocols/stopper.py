@@ -312,7 +312,8 @@ def spike_analyses(rec, spikes: dict, window_s=(-0.3, 0.5), bin_s: float = 0.025
     st = rec.steps
     cho = np.flatnonzero(st["phase"] == 1)
     same_ep = np.r_[st["episode"][1:] == st["episode"][:-1], False]
-    onset = spikes["steps/start_s"][cho + 1] + p.pulse_onset_ms / 1000.0  # the next step's pulse
+    # the next step's pulse (the step after an episode's last one is the first gap step)
+    onset = spikes["steps/start_s"][cho] + (p.step_ms + p.pulse_onset_ms) / 1000.0
     tr = rec.trials
     lit = np.zeros(len(cho), bool)
     for j, m in enumerate(rec.manipulations or []):

@@ -33,6 +33,13 @@ def test_closed_loop_stimulation_is_rendered_and_recorded(tmp_path):
     assert abs(rendered.mean() - looped.mean()) < 1.5
     same = rec.steps["episode"][1:] == rec.steps["episode"][:-1]
     assert np.corrcoef(rec.steps["da_rate_hz"][1:][same], sp["da/step_rate_hz"][:-1][same])[0, 1] > 0.9
+    # the Stopper DA responses by outcome: a burst for the risky reward (+4), and at the risky
+    # losses — a pause without light (≈ 0.9 spikes/s measured) — the ChR2 drive
+    from protocols.stopper import spike_analyses
+
+    v = {k: x["value"] for k, x in spike_analyses(rec, sp)["stats"].items()}
+    assert v["da_rate_risky_rewarded"] > v["da_baseline"] + 8
+    assert v["da_rate_risky_unrewarded_lit"] > 2.5
     # stimulation epochs and spikes into NWB (OptogeneticSeries, Units) and back, exactly
     pytest.importorskip("pynwb")
     import os
