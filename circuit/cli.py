@@ -223,12 +223,20 @@ def cmd_replay(args) -> int:
 
     if args.protocol not in LAYOUTS:
         raise UsageError(f"protocol: replay supports {sorted(LAYOUTS)}, got {args.protocol!r}")
+    if args.protocol == "twostep" and not args.checkpoint:
+        # four drifting option probabilities (human, Daw 2011) need the daw circuit
+        from protocols import labdata
+
+        table = labdata.load(args.lab, "twostep", mapping=args.mapping)
+        if "p1a" in table:
+            args.checkpoint = "twostep_daw"
     ckpt, circuit = _protocol_circuit(args)
     rec = replay(ckpt, args.lab, args.out, seed=args.seed, mapping=args.mapping,
                  progress=not args.quiet, manipulations=_manipulations(args, circuit))
     print(f"{args.out}: {rec.attrs['n_episodes']} lab sessions replayed ({rec.attrs['n_trials']} trials) "
           f"on their own schedules ({args.out}.schedule.csv); compare with: "
-          f"pfcda compare {args.protocol} --model {args.out} --lab {args.lab}")
+          f"pfcda compare {args.protocol} --model {args.out} --lab {args.lab}"
+          + (f" --mapping {args.mapping}" if args.mapping else ""))
     return 0
 
 
@@ -550,7 +558,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("protocol", help="twostep (e.g. the rats) or matching (e.g. the mice)")
     s.add_argument("--lab", required=True, help="bundled lab data (rats, mice) or a file")
     s.add_argument("--mapping", metavar="TOML", help="column mapping for a lab file in another layout")
-    s.add_argument("--checkpoint", help="checkpoint path or shipped name (default: the protocol's)")
+    s.add_argument("--checkpoint", help="checkpoint path or shipped name (default: the protocol's; "
+                                        "twostep_daw for two-step data with four option probabilities)")
     s.add_argument("--manipulation", action="append", metavar="FILE.toml",
                    help="manipulations acting during the replay; repeatable")
     s.add_argument("--preset", action="append", metavar="NAME", help="a manipulation preset; repeatable")

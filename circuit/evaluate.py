@@ -58,14 +58,14 @@ def iter_batches(circuit, task, n_episodes: int, seed: int = 0, batch_size: int 
     """
     from .manipulations import Engine
 
-    def make_loop(b):
+    def make_loop(b, start):
         if not closed_loop:
             return None
         from dopamine.closed_loop import ClosedLoop
 
         opts = dict(closed_loop) if isinstance(closed_loop, dict) else {}
         opts.setdefault("rpe_scale", float(getattr(task, "reward_scale", 1.0)))
-        opts.setdefault("seed", seed)
+        opts["seed"] = opts.get("seed", seed) + start  # each batch its own DA noise
         return ClosedLoop(b, **opts)
 
     if closed_loop and circuit.critic is None:
@@ -91,7 +91,7 @@ def iter_batches(circuit, task, n_episodes: int, seed: int = 0, batch_size: int 
             b = min(batch_size, n_episodes - start)
             batch_params = {k: v[start:start + b] for k, v in params.items()}
             obs = task.reset(b, g_task, batch_params)
-            loop = make_loop(b)
+            loop = make_loop(b, start)
             engine = Engine(manipulations, circuit, task, stage="test", batch_size=b, closed_loop=loop)
             state = circuit.initial_state(b)
             prev_a = torch.full((b,), -1, dtype=torch.long)

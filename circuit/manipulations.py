@@ -111,12 +111,20 @@ class Manipulation:
                 bad("action", f"one of {LIGHT + ('silence',)} for target 'da_neurons'", self.action)
             if self.frequency_hz < 0 or self.width_ms <= 0:
                 bad("frequency_hz/width_ms", "frequency ≥ 0 and width > 0", (self.frequency_hz, self.width_ms))
+            if self.frequency_hz > 0 and self.width_ms >= 1000.0 / self.frequency_hz:
+                bad("width_ms", f"a pulse shorter than the period ({1000.0 / self.frequency_hz:g} ms "
+                                f"at {self.frequency_hz:g} Hz; frequency 0 = continuous light)", self.width_ms)
+            if self.action in LIGHT and self.value < 0:
+                bad("value", "a light current amplitude ≥ 0 in mV (the opsin sets the sign; 0 → 30 mV)",
+                    self.value)
         elif units or self.fraction is not None:
             bad("units/fraction", "none unless target is 'units' or 'da_neurons'", (units, self.fraction))
         if self.action in LIGHT and self.target != "da_neurons":
             bad("action", f"light ({self.action}) acts on target 'da_neurons' only", self.action)
         if self.target == "d1" and self.action not in ("scale", "silence"):
             bad("action", "'scale' (a D1 antagonist's remaining gain) or 'silence' for target 'd1'", self.action)
+        if self.target == "d1" and self.action == "scale" and self.value < 0:
+            bad("value", "a D1 gain ≥ 0 (0 = full blockade, 1 = none, > 1 = an agonist)", self.value)
         if (self.target == "input") != (self.channel is not None):
             bad("channel", "an input channel name for target 'input' (and only then)", self.channel)
         if self.trials is not None:

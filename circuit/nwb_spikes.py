@@ -165,8 +165,8 @@ def export_spikes_nwb(spikes_path: str, nwb_path: str) -> str:
         trains += [times[bounds[k]:bounds[k + 1]] for k in range(n)]
         pops += [pop] * n
         idx += list(range(n))
-    # resolution: DA spikes fall on the brian2 clock (dt_ms), PFC spikes on 1-ms bins
-    res = [float(da_params.get("dt_ms", 0.1)) / 1000.0 if p == "da" else 0.001 for p in set(pops)]
+    # resolution: DA spikes fall on the brian2 clock (dt_ms); PFC spikes are in continuous time
+    res = [float(da_params.get("dt_ms", 0.5)) / 1000.0 for p in set(pops) if p == "da"]
     counts = np.array([len(t) for t in trains], dtype=np.int64)
     spike_times = VectorData(name="spike_times", description="spike times (s) from session start",
                              data=H5DataIO(np.concatenate(trains) if trains

@@ -80,7 +80,7 @@ def replay(checkpoint, lab: str, out: str, seed: int = 0, mapping=None, progress
     protocol = circuit.config.protocol
     table = labdata.load(lab, protocol, mapping=mapping)
     sched = lab_schedule(protocol, table)
-    path = f"{out}.schedule.csv"
+    path = os.path.abspath(f"{out}.schedule.csv")  # the recording names it: absolute
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     tmp = f"{path}.tmp{os.getpid()}"
     sched.to_csv(tmp, index=False, float_format="%.6g")

@@ -178,6 +178,14 @@ def choice_log_odds(circuit, trials: dict) -> tuple[np.ndarray, dict]:
     return z, {"c": c, "scored": scored}
 
 
+def _session_label(trials: dict, ep: np.ndarray, e) -> str:
+    """A unique label for episode ``e``: subject/session where both exist, else the episode."""
+    rows = ep == e
+    parts = [str(np.asarray(trials[k])[rows][0]) for k in ("subject", "session") if k in trials]
+    label = "/".join(parts) if parts else str(e)
+    return label if "session" in trials and "subject" in trials else f"{label}#{e}"
+
+
 def foraging_model_comparison(circuit, trials: dict, seed: int = 0) -> dict:
     """Leave-one-session-out model comparison on two-choice (foraging) data: for each session,
     the circuit's inverse temperature and the Q-learning models (``rw``: α, β, κ, b;
@@ -203,7 +211,7 @@ def foraging_model_comparison(circuit, trials: dict, seed: int = 0) -> dict:
             lambda b: -_bernoulli_ll(z_all[train_rows], d_all["c"][train_rows], d_all["scored"][train_rows], b)[0],
             bounds=(0.0, 5.0), method="bounded")
         ll_c = _bernoulli_ll(z_all[k:k + 1], d_all["c"][k:k + 1], d_all["scored"][k:k + 1], float(res.x))
-        label = str(np.asarray(trials.get("session", ep))[ep == s][0])
+        label = _session_label(trials, ep, s)
         per[label] = {"circuit": ll_c}
         for model in ("rw", "rw_forget"):
             f = cm.fit(sub(ep != s), model, starts=3, seed=seed)
@@ -216,7 +224,7 @@ def foraging_model_comparison(circuit, trials: dict, seed: int = 0) -> dict:
             for name, (ll, n) in tot.items()}
     own = {}
     for s in sessions:
-        label = str(np.asarray(trials.get("session", ep))[ep == s][0])
+        label = _session_label(trials, ep, s)
         own[label] = {m: cm.fit(sub(ep == s), m, starts=3, seed=seed)["params"] for m in ("rw", "rw_forget")}
     return {"held_out": held, "per_session_fits": own,
             "split": "leave one session out: fit on the others, score the held-out session"}

@@ -59,8 +59,7 @@ def render(recording: str, out: str, population: str = "both", seed: int = 0,
     if rpe_scale is None:  # the task's reward scale, as in the closed loop (Stopper: 4)
         import protocols
 
-        task = protocols.make_task(rec.attrs["protocol"], **(rec.attrs.get("task") or {}))
-        rpe_scale = float(getattr(task, "reward_scale", 1.0))
+        rpe_scale = float(getattr(protocols.get_task_class(rec.attrs["protocol"]), "reward_scale", 1.0))
     ep = rec.steps["episode"]
     delta = rec.steps["delta"].astype(float)
     # global step index of every recorded step: episodes end to end with gaps between them
@@ -68,7 +67,7 @@ def render(recording: str, out: str, population: str = "both", seed: int = 0,
     offset = np.zeros(len(ep), dtype=np.int64)
     offset[new_ep[1:]] = gap_steps
     gidx = np.arange(len(ep)) + np.cumsum(offset)
-    n_global = int(gidx[-1]) + 2  # + the step where the last δ is emitted
+    n_global = int(gidx[-1]) + 1 + gap_steps  # a gap after the last episode too
     result = {"steps/start_s": gidx * params.step_ms / 1000.0}
     timing = {}
     if population in ("da", "both"):
@@ -79,15 +78,15 @@ def render(recording: str, out: str, population: str = "both", seed: int = 0,
         ep_of = np.repeat(np.arange(len(lengths)), lengths)
         within = np.arange(len(ep)) - np.repeat(first[:-1], lengths)
         # δ of step k reports the transition k → k+1: its pulse starts step k+1 (when the new
-        # state's value is known; the closed loop's timing). Each episode is rendered one step
-        # longer: its last δ's pulse falls in the first gap step.
-        padded = np.zeros((len(lengths), int(lengths.max()) + 1))
+        # state's value is known; the closed loop's timing). Each episode is rendered with the
+        # gap after it (δ = 0, tonic firing), where its last δ's pulse falls.
+        padded = np.zeros((len(lengths), int(lengths.max()) + gap_steps))
         padded[ep_of, within + 1] = delta / rpe_scale
-        light, alive, gain, stim = _manipulations(rec, params, lengths, first, within, gidx)
-        da = simulate_episodes(padded, lengths + 1, params, seed=seed, target=target,
+        light, alive, gain, stim = _manipulations(rec, params, lengths, first, within, gidx, gap_steps)
+        da = simulate_episodes(padded, lengths + gap_steps, params, seed=seed, target=target,
                                directory=standalone_dir, report="text" if progress else None,
                                workers=workers, light=light, alive=alive)
-        lengths = lengths + 1  # rendered steps per episode
+        lengths = lengths + gap_steps  # rendered steps per episode
         timing.update(da_build_s=da["build_s"], da_run_s=da["run_s"])
         ep_start_s = gidx[first[:-1]] * params.step_ms / 1000.0
         times = da["spike_times_s"] + ep_start_s[da["spike_episodes"]]
@@ -101,6 +100,8 @@ def render(recording: str, out: str, population: str = "both", seed: int = 0,
         pulse = (win >= params.pulse_onset_ms) & (win < params.pulse_onset_ms + params.pulse_ms)
         valid = np.arange(bins.shape[1])[None, :] < (lengths * per_step)[:, None]
         tonic = max(float(bins[valid & ~pulse[None, :]].mean()), 1e-9)
+        if alive is not None:  # a lesion lowers DA release: normalise by the intact tonic level
+            tonic *= params.n_neurons / max(float(np.sum(alive)), 1.0)
         for e, L in enumerate(lengths):
             start = int(gidx[first[e]]) * per_step
             rate[start:start + L * per_step] = bins[e, :L * per_step] / tonic
@@ -155,7 +156,7 @@ def render(recording: str, out: str, population: str = "both", seed: int = 0,
     return {**attrs, **result, "timing": timing}
 
 
-def _manipulations(rec, params, lengths, first, within, gidx):
+def _manipulations(rec, params, lengths, first, within, gidx, gap_steps):
     """The recording's manipulations on the DA population, for the render: light
     (``simulate_episodes``' form, active per [episode, step]), a chronic lesion (alive mask), the
     D1 gain per recorded step, and the stimulation pulses for the spikes file (``stim/``)."""
@@ -163,7 +164,7 @@ def _manipulations(rec, params, lengths, first, within, gidx):
 
     manips = [Manipulation.from_dict(m) for m in (rec.manipulations or [])]
     active = rec.steps.get("manipulation_active")
-    E, S = len(lengths), int(lengths.max()) + 1  # rendered steps: one more per episode
+    E, S = len(lengths), int(lengths.max()) + gap_steps  # rendered steps: with the gap after
     ep_of = np.repeat(np.arange(E), lengths)
     light, alive, gain, pulses = [], None, None, []
     for j, m in enumerate(manips):

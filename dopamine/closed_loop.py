@@ -5,9 +5,10 @@ experiments (Stopper et al. 2014).
 
 One brian2 population holds every episode of the batch (episodes × ``n_neurons`` LIF neurons, the
 model of :mod:`dopamine.spiking`); one call per agent step runs the step's δ pulse window
-(``pulse_ms``, 175 ms) for all episodes at once. The rest of the 500-ms step (δ = 0, tonic
-firing) is not simulated: the membrane (τ_m 20 ms) has relaxed long before the next pulse, and
-only the pulse-window firing is read out. Per step:
+(``pulse_ms``, 175 ms) for all episodes at once, after 60 ms (3 τ_m) of the interval before it
+at δ = 0 without light, so every window starts from tonic firing whatever came before (without
+it the previous window's δ biased the next one's rate by −16 % / +8 %); the rest of the 500-ms
+step is not simulated, and only the pulse-window firing is read out. Per step:
 
 1. δ (task units) → the neurons' drive δ / ``rpe_scale`` (``rpe_scale``: the task's reward
    scale, so that the largest RPEs stay within the calibrated range; Stopper: 4);
@@ -34,6 +35,7 @@ LIGHT_SIGN = {"chr2": 1.0, "archt": -1.0, "nphr": -1.0}
 #: The closed loop uses the module's calibrated population (dt 0.5 ms); its transfer function is
 #: measured on the loop's own population when the loop starts, so decoding stays consistent.
 CLOSED_LOOP_PARAMS = DAParams()
+RELAX_MS = 60.0  #: simulated part of each inter-pulse interval (3 τ_m)
 
 
 class ClosedLoop:
@@ -95,27 +97,32 @@ class _Population:
         count : 1
         t0 : second (shared)
         """
+        # each call runs RELAX_MS at δ = 0 without light, then the pulse window (from t0): one
+        # brian2 run per agent step; only the window's spikes are counted
         self.group = _group(b2, n_groups * p.n_neurons, p,
-                            "k_rpe*drive + opto_amp*int(((t - t0) % period) < width)", variables,
-                            threshold="v > v_th and alive > 0", reset="v = 0*mV\ncount += 1")
+                            "(k_rpe*drive + opto_amp*int(((t - t0) % period) < width))*int(t >= t0)",
+                            variables, threshold="v > v_th and alive > 0",
+                            reset="v = 0*mV\ncount += int(t >= t0)")
         self.group.alive = 1.0
         self.group.period = 1 * b2.second
+        b2.seed(seed)  # before any random draw: the starting voltages too
         self.group.v = "rand() * v_th"
         self.net = b2.Network(self.group)
-        b2.seed(seed)
         self.net.run(100 * b2.ms, namespace={})  # settle into tonic firing
 
     def window(self, drive, amp=None, period=None, width=None, alive=None) -> np.ndarray:
         """Run one pulse window with ``drive`` [n_groups] (δ / rpe_scale); returns the rate per
         group (spikes/s per neuron)."""
         b2, g, n = self.b2, self.group, self.p.n_neurons
+        # the inter-pulse interval (δ = 0, no light): RELAX_MS of it, so that every window starts
+        # from tonic firing whatever the previous window was (3 τ_m; the rest is not simulated)
         g.drive = np.repeat(np.asarray(drive, float), n)
         g.opto_amp = (np.zeros(len(g)) if amp is None else amp) * b2.mV
         g.period = (np.ones(len(g)) if period is None else period) * b2.second
         g.width = (np.zeros(len(g)) if width is None else width) * b2.second
         g.alive = np.ones(len(g)) if alive is None else alive
         g.count = 0.0
-        g.t0 = self.net.t
-        self.net.run(self.p.pulse_ms * b2.ms, namespace={})
+        g.t0 = self.net.t + RELAX_MS * b2.ms
+        self.net.run((RELAX_MS + self.p.pulse_ms) * b2.ms, namespace={})
         counts = np.asarray(g.count[:]).reshape(self.n_groups, n)
         return counts.sum(1) / n / (self.p.pulse_ms / 1000.0)

@@ -210,10 +210,12 @@ class Calibration:
     def decode(self, rates_hz) -> np.ndarray:
         """Effective RPE from pulse-window rates: the inverse of the (monotone) measured
         curve, by linear interpolation (saturating at the grid's ends)."""
-        r = np.asarray(self.rates_hz, float)
         d = np.asarray(self.deltas, float)
-        order = np.argsort(r)
-        return np.interp(np.asarray(rates_hz, float), r[order], d[order])
+        order = np.argsort(d)
+        # the transfer function is monotone in δ; measured noise at the floor (rates near 0) is
+        # flattened so that the inverse keeps δ's order
+        r = np.maximum.accumulate(np.asarray(self.rates_hz, float)[order])
+        return np.interp(np.asarray(rates_hz, float), r, d[order])
 
 
 def calibrate(params: DAParams = DAParams(), grid=(-1.0, -0.5, -0.25, 0.0, 0.25, 0.5, 0.75, 1.0),
@@ -286,6 +288,7 @@ def simulate_episodes(deltas, lengths=None, params: DAParams = DAParams(), seed:
     if any(float(x) != int(x) for x in (p.step_ms, p.pulse_onset_ms, p.pulse_ms)):
         raise ValueError("step_ms, pulse_onset_ms, pulse_ms: whole milliseconds expected")
     standalone = target == "cpp_standalone"
+    own_dir = standalone and directory is None
     if standalone:
         import tempfile
 
@@ -344,6 +347,10 @@ def simulate_episodes(deltas, lengths=None, params: DAParams = DAParams(), seed:
         if standalone:
             b2.device.reinit()
             b2.set_device("runtime")
+            if own_dir:  # a build directory of our own: gone with the results
+                import shutil
+
+                shutil.rmtree(directory, ignore_errors=True)
     ep, neuron = np.divmod(idx, p.n_neurons)
     keep = times < lengths[ep] * p.step_ms / 1000.0
     times, ep, neuron = times[keep], ep[keep], neuron[keep]
@@ -373,12 +380,19 @@ def _in_processes(deltas, lengths, params, seed, target, directory, workers, lig
     E = len(d)
     lengths = np.full(E, d.shape[1]) if lengths is None else np.asarray(lengths, int)
     cuts = np.linspace(0, E, workers + 1).astype(int)
+    own_root = directory is None
     root = directory or tempfile.mkdtemp(prefix="pfcda_da_")
     jobs = [(d[a:b], lengths[a:b], params, seed + k, target, os.path.join(root, f"worker{k}"),
              [(*lt[:5], np.asarray(lt[5])[a:b]) for lt in light], alive)
             for k, (a, b) in enumerate(zip(cuts[:-1], cuts[1:]))]
-    with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn")) as pool:
-        parts = list(pool.map(_worker, jobs))
+    try:
+        with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn")) as pool:
+            parts = list(pool.map(_worker, jobs))
+    finally:
+        if own_root:
+            import shutil
+
+            shutil.rmtree(root, ignore_errors=True)
     S = d.shape[1]
     out = {"spike_times_s": np.concatenate([r["spike_times_s"] for r in parts]),
            "spike_neurons": np.concatenate([r["spike_neurons"] for r in parts]),

@@ -44,8 +44,8 @@ def spike_trains(hidden: np.ndarray, step_ms: float = 500.0, r_min: float = 1.0,
         t, u = _chunk(rates[start:start + chunk_steps], start, step_ms / 1000.0, dead, last, rng)
         times.append(t)
         units.append(u)
-    t = np.concatenate(times)
-    unit = np.concatenate(units)
+    t = np.concatenate(times) if times else np.zeros(0)
+    unit = np.concatenate(units) if units else np.zeros(0, np.int64)
     return {"times_s": t, "units": unit.astype(np.int32), "rates_hz": rates}
 
 

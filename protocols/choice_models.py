@@ -131,7 +131,9 @@ def fit(trials: dict, model: str = "rw", starts: int = 5, seed: int = 0) -> dict
 
     best = None
     for _ in range(starts):
-        x0 = [rng.uniform(lo + 0.1 * (hi - lo), lo + (0.9 if hi <= 1 else 0.3) * (hi - lo))
+        # rates in (0.1, 0.9); β in the lower third of its range; κ and b around 0
+        x0 = [rng.uniform(0.4 * lo, 0.4 * hi) if lo < 0 else
+              rng.uniform(lo + 0.1 * (hi - lo), lo + (0.9 if hi <= 1 else 0.3) * (hi - lo))
               for lo, hi in bounds]
         res = minimize(nll, x0, method="L-BFGS-B", bounds=bounds)
         if best is None or res.fun < best.fun:

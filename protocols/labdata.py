@@ -204,7 +204,8 @@ def _baited_sessions(path, df, episode, choice) -> np.ndarray:
     """Per trial: whether its session baited (a bait stays until collected). Inferred from the
     bait columns: in a baited session every bait left uncollected is still there on the next
     trial; in an unbaited one it is redrawn (measured on the bundled mice: 290/290 kept in
-    session 703548, 65 % and 41 % in the other two, their base rates)."""
+    session 703548, 65 % and 41 % in the other two, their base rates). Baited: ≥ 95 % of at
+    least 10 uncollected baits kept; sessions with fewer are taken as unbaited."""
     bait = np.stack([_numeric(path, df, c, 0, 1, "a boolean") > 0 for c in ("bait_left", "bait_right")], 1)
     out = np.zeros(len(choice), bool)
     for e in np.unique(episode):
@@ -214,7 +215,7 @@ def _baited_sessions(path, df, episode, choice) -> np.ndarray:
             m = bait[rows[:-1], side] & (choice[rows[:-1]] != side)
             left += int(m.sum())
             kept += int(bait[rows[1:], side][m].sum())
-        out[rows] = left > 0 and kept == left
+        out[rows] = left >= 10 and kept >= 0.95 * left  # a glitched row does not flip it
     return out
 
 
@@ -651,6 +652,7 @@ def _mapped_twostep(path, df, cols, codes, opts, vals, subject, src) -> dict:
     forced = _flag(path, df, cols["forced"], vals["forced"]) if "forced" in cols else np.zeros(n, bool)
     ok = ~noresp
     ci = np.where(ok, c, 0).astype(np.int64)
+    flipped = None  # subjects whose states were flipped into the task frame
     if s is None:  # common alone: the state in the task frame, as the rat loader derives it
         state = np.where(cm > 0, ci, 1 - ci)
         port = state
@@ -664,6 +666,7 @@ def _mapped_twostep(path, df, cols, codes, opts, vals, subject, src) -> dict:
                        "state == choice (map only one of state and common when they disagree)")
         elif opts.get("p_common") is not None:
             p = float(opts["p_common"])
+            flipped = np.zeros(n, bool)
             for u in np.unique(subject):
                 mk = (subject == u) & ok
                 if not mk.any():
@@ -677,6 +680,7 @@ def _mapped_twostep(path, df, cols, codes, opts, vals, subject, src) -> dict:
                         "already in the task frame")
                 if abs(frac - (1 - p)) < abs(frac - p):  # reversed: flip into the task frame
                     state[subject == u] = 1 - state[subject == u]
+                    flipped |= subject == u
     common = ok & (state == ci) if cm is None else ok & (cm > 0)
     table = {"choice": np.where(np.isnan(c), -1, c).astype(np.int16),
              "state": np.where(ok, state, -1).astype(np.int8),
@@ -689,6 +693,11 @@ def _mapped_twostep(path, df, cols, codes, opts, vals, subject, src) -> dict:
     for k in _PROBS:
         if k in cols:
             table[k] = _numeric(path, df, cols[k], 0, 1, "a probability in [0, 1]").astype(np.float32)
+    if flipped is not None and flipped.any():  # the states' probabilities follow them into the task frame
+        for a, b in (("p1a", "p2a"), ("p1b", "p2b")):
+            if a in table and b in table:
+                table[a], table[b] = (np.where(flipped, table[b], table[a]),
+                                      np.where(flipped, table[a], table[b]))
     table["_excluded"] = {"forced": int(forced.sum()), "violation": int(viol.sum()),
                           "no_response": int(noresp.sum()), "total_trials": n}
     return table

@@ -261,7 +261,16 @@ def load_sessions(path: str) -> dict:
     lengths = np.diff(cut)
     T = int(lengths.max())
     p0 = np.stack([np.pad(p[a:b], ((0, T - (b - a)), (0, 0)), mode="edge") for a, b in zip(cut[:-1], cut[1:])])
-    baited = (df["baited"].to_numpy()[cut[:-1]] > 0) if "baited" in df.columns else np.ones(len(lengths), bool)
+    if "baited" in df.columns:
+        b = df["baited"].to_numpy().astype(float)
+        for a, e in zip(cut[:-1], cut[1:]):
+            if np.any(b[a:e] != b[a]):
+                row = a + int(np.flatnonzero(b[a:e] != b[a])[0])
+                raise ValueError(f"schedule {path}: column 'baited', row {row + 1}: a session is baited "
+                                 f"or not throughout (its first row says {int(b[a])})")
+        baited = b[cut[:-1]] > 0
+    else:
+        baited = np.ones(len(lengths), bool)
     return {"p0": torch.tensor(p0, dtype=torch.float32), "n_trials": torch.tensor(lengths),
             "baited": torch.tensor(baited)}
 

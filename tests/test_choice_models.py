@@ -53,13 +53,20 @@ def test_the_generating_model_wins_on_held_out_sessions():
 
 
 def test_no_response_trials_are_skipped_not_scored():
-    tr = cm.simulate({"alpha": 0.3, "beta": 3.0}, _blocks(E=2, T=60), seed=0)
-    ll_all, n_all = cm.loglik({"alpha": 0.3, "beta": 3.0}, tr)
-    tr2 = dict(tr)
-    tr2["choice"] = tr["choice"].copy()
-    tr2["choice"][[5, 70]] = -1
-    _, n = cm.loglik({"alpha": 0.3, "beta": 3.0}, tr2)
-    assert n == n_all - 2
+    """A trial without a response neither teaches (Q, forgetting), nor moves the perseveration
+    term, nor enters the likelihood: the table scores exactly as if the trial were absent."""
+    params = {"alpha": 0.3, "beta": 3.0, "kappa": 0.8, "forget": 0.2}
+    tr = cm.simulate(params, _blocks(E=2, T=60), seed=0)
+    gaps = tr["episode"] * 0 == 0
+    gaps[[5, 70]] = False
+    with_gaps = {k: v.copy() for k, v in tr.items()}
+    with_gaps["choice"][[5, 70]] = -1
+    with_gaps["reward"][[5, 70]] = 1.0  # a reward on a no-response row must not teach either
+    removed = {k: v[gaps] for k, v in tr.items()}
+    ll_gap, n_gap = cm.loglik(params, with_gaps)
+    ll_rm, n_rm = cm.loglik(params, removed)
+    assert n_gap == n_rm == len(tr["choice"]) - 2
+    assert ll_gap == pytest.approx(ll_rm, abs=1e-9)
 
 
 def test_bad_input_is_named():
