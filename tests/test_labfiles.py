@@ -293,3 +293,32 @@ def test_matlab_errors_name_the_file(tmp_path):
         labdata.load_mapped(junk, BANDIT_MAP)
     with pytest.raises(E, match=r"two.mat: a MATLAB file needs a column mapping"):
         labdata.load(str(mat))
+
+
+def test_flipped_subjects_take_their_option_probabilities_along(tmp_path):
+    """With p_common, a subject whose file states are reversed gets them flipped into the task
+    frame — and the four option probabilities swap states with them."""
+    import numpy as np
+
+    from protocols.labdata import load_mapped
+
+    rng = np.random.default_rng(0)
+    rows = ["subj,choice,state,reward,pa1,pa2,pb1,pb2"]
+    for subj, reversed_ in (("A", False), ("B", True)):
+        for _ in range(300):
+            c = int(rng.integers(2))
+            common = rng.random() < 0.8
+            s = c if common else 1 - c
+            s = 1 - s if reversed_ else s
+            rows.append(f"{subj},{c},{s},1,0.1,0.2,0.7,0.8")
+    path = tmp_path / "ts.csv"
+    path.write_text("\n".join(rows) + "\n")
+    mapping = {"layout": "twostep", "options": {"p_common": 0.8},
+               "columns": {"subject": "subj", "choice": "choice", "state": "state", "reward": "reward",
+                           "p1a": "pa1", "p1b": "pa2", "p2a": "pb1", "p2b": "pb2"}}
+    t = load_mapped(str(path), mapping)
+    a, b = t["subject"] == "A", t["subject"] == "B"
+    assert np.mean(t["common"][a]) > 0.7 and np.mean(t["common"][b]) > 0.7
+    assert np.all(t["p1a"][a] == np.float32(0.1)) and np.all(t["p2b"][a] == np.float32(0.8))
+    assert np.all(t["p1a"][b] == np.float32(0.7)) and np.all(t["p1b"][b] == np.float32(0.8))
+    assert np.all(t["p2a"][b] == np.float32(0.1)) and np.all(t["p2b"][b] == np.float32(0.2))
