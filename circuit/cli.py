@@ -597,7 +597,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--population", choices=("da", "pfc", "both"), default="both")
     s.add_argument("--target", choices=("numpy", "cython", "cpp_standalone"), default="numpy",
                    help="brian2 code generation (numpy: no compiler; cython: faster after a "
-                        "first, slow build; cpp_standalone: a C++ binary, fastest for long runs)")
+                        "first, slow build; cpp_standalone: a C++ binary, fastest for long runs, "
+                        "its build cached per model structure in ~/.cache/pfcda or $PFCDA_CACHE_DIR)")
     s.add_argument("--seed", type=_int, default=0, help="seed (0)")
     s.add_argument("--nwb", metavar="FILE", help="also write the spikes as NWB (needs pfcda[nwb])")
     s.add_argument("--workers", type=_positive_int, default=1,

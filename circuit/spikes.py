@@ -7,7 +7,8 @@ with ``gap_steps`` steps (tonic DA, minimal PFC activity) between episodes;
 population (independent noise, as a new session would), all episodes simulated at once in one
 brian2 population of episodes × neurons (``dopamine.spiking.simulate_episodes``), then laid
 end to end on the time base. Targets: ``numpy`` (no compiler), ``cython``, ``cpp_standalone``
-(fastest for long runs; benchmarks/bench_spikes.py measures them).
+(fastest for long runs; its build is cached per model structure, so a second render of the
+same shape re-runs the binary with new inputs; benchmarks/bench_spikes.py measures them).
 
 Spikes file (HDF5, written to a temporary file and renamed: a crash leaves the complete file or
 none): attributes ``format`` = "pfcda-spikes", ``version`` 1, ``recording`` (path),

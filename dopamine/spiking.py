@@ -272,6 +272,7 @@ def simulate_episodes(deltas, lengths=None, params: DAParams = DAParams(), seed:
     if workers > 1 and len(np.asarray(deltas)) >= workers:
         return _in_processes(deltas, lengths, params, seed, target, directory, workers, light, alive)
     import math
+    import os
     import time
 
     import brian2 as b2
@@ -288,11 +289,16 @@ def simulate_episodes(deltas, lengths=None, params: DAParams = DAParams(), seed:
     if any(float(x) != int(x) for x in (p.step_ms, p.pulse_onset_ms, p.pulse_ms)):
         raise ValueError("step_ms, pulse_onset_ms, pulse_ms: whole milliseconds expected")
     standalone = target == "cpp_standalone"
-    own_dir = standalone and directory is None
+    own_dir, lock = False, None
     if standalone:
-        import tempfile
+        if directory is None:  # the cached build of this model structure, else a temporary one
+            directory, lock = standalone_dir({"neurons": E * p.n_neurons, "steps": S, "params": p.to_dict(),
+                                              "light": [tuple(lt[:4]) for lt in light]})
+            own_dir = directory is None
+            if own_dir:
+                import tempfile
 
-        directory = directory or tempfile.mkdtemp(prefix="pfcda_da_")
+                directory = tempfile.mkdtemp(prefix="pfcda_da_")
         b2.set_device("cpp_standalone", directory=directory, build_on_run=False)
         b2.prefs.devices.cpp_standalone.openmp_threads = 0
     else:
@@ -347,10 +353,14 @@ def simulate_episodes(deltas, lengths=None, params: DAParams = DAParams(), seed:
         if standalone:
             b2.device.reinit()
             b2.set_device("runtime")
-            if own_dir:  # a build directory of our own: gone with the results
-                import shutil
+            import shutil
 
+            if own_dir:  # a temporary build directory: gone with the results
                 shutil.rmtree(directory, ignore_errors=True)
+            else:  # keep the build, not the results (read above)
+                shutil.rmtree(os.path.join(directory, "results"), ignore_errors=True)
+            if lock is not None:
+                lock.close()
     ep, neuron = np.divmod(idx, p.n_neurons)
     keep = times < lengths[ep] * p.step_ms / 1000.0
     times, ep, neuron = times[keep], ep[keep], neuron[keep]
@@ -368,6 +378,37 @@ def simulate_episodes(deltas, lengths=None, params: DAParams = DAParams(), seed:
             "run_s": t2 - t1 if standalone else t2 - t0}
 
 
+def standalone_dir(key: dict):
+    """A persistent cpp_standalone build directory for one model structure (``key``), so that a
+    second render of the same structure re-runs the compiled binary with new inputs instead of
+    building again (measured: 6 s → 0.2 s): ``$PFCDA_CACHE_DIR`` (default
+    ``~/.cache/pfcda``)``/brian2-standalone/<hash>``. Returns (directory, lock) — the lock held
+    until closed — or (None, None) when another process is using it."""
+    import fcntl
+    import hashlib
+    import json
+    import os
+
+    import brian2
+
+    root = os.environ.get("PFCDA_CACHE_DIR") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.expanduser("~/.cache"), "pfcda")
+    h = hashlib.sha256(json.dumps({**key, "brian2": brian2.__version__}, sort_keys=True,
+                                  default=str).encode()).hexdigest()[:16]
+    d = os.path.join(root, "brian2-standalone", h)
+    try:
+        os.makedirs(d, exist_ok=True)
+        lock = open(os.path.join(d, ".lock"), "w")
+    except OSError:
+        return None, None
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        lock.close()
+        return None, None
+    return d, lock
+
+
 def _in_processes(deltas, lengths, params, seed, target, directory, workers, light=(), alive=None) -> dict:
     """:func:`simulate_episodes` over ``workers`` processes (spawned: brian2 and torch are not
     fork-safe), one contiguous block of episodes each; results merged in episode order."""
@@ -380,6 +421,11 @@ def _in_processes(deltas, lengths, params, seed, target, directory, workers, lig
     E = len(d)
     lengths = np.full(E, d.shape[1]) if lengths is None else np.asarray(lengths, int)
     cuts = np.linspace(0, E, workers + 1).astype(int)
+    lock = None
+    if directory is None and target == "cpp_standalone":
+        directory, lock = standalone_dir({"neurons": E * params.n_neurons, "steps": d.shape[1],
+                                          "params": params.to_dict(), "workers": workers,
+                                          "light": [tuple(lt[:4]) for lt in light]})
     own_root = directory is None
     root = directory or tempfile.mkdtemp(prefix="pfcda_da_")
     jobs = [(d[a:b], lengths[a:b], params, seed + k, target, os.path.join(root, f"worker{k}"),
@@ -393,6 +439,8 @@ def _in_processes(deltas, lengths, params, seed, target, directory, workers, lig
             import shutil
 
             shutil.rmtree(root, ignore_errors=True)
+        if lock is not None:
+            lock.close()
     S = d.shape[1]
     out = {"spike_times_s": np.concatenate([r["spike_times_s"] for r in parts]),
            "spike_neurons": np.concatenate([r["spike_neurons"] for r in parts]),

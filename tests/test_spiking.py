@@ -107,6 +107,21 @@ def test_episodes_rendered_in_parallel_keep_the_transfer_function(target, tmp_pa
     deltas[:, 1], deltas[:, 3] = 1.0, -1.0
     lengths = np.array([6] * 11 + [3])
     r = simulate_episodes(deltas, lengths, seed=2, target=target, directory=str(tmp_path / "sa"))
+    if target == "cpp_standalone":  # the build is cached per model structure and re-run
+        import os
+
+        os.environ["PFCDA_CACHE_DIR"] = str(tmp_path / "cache")
+        try:
+            r = simulate_episodes(deltas, lengths, seed=2, target=target)
+            again = simulate_episodes(deltas[::-1], lengths[::-1], seed=3, target=target)
+        finally:
+            del os.environ["PFCDA_CACHE_DIR"]
+        builds = os.listdir(tmp_path / "cache" / "brian2-standalone")
+        assert len(builds) == 1  # one structure, one build directory, reused
+        assert not os.path.exists(tmp_path / "cache" / "brian2-standalone" / builds[0] / "results")
+        # the re-run took its new inputs: the short episode is now the first
+        assert again["step_rate_hz"][0, 3:].sum() == 0 and again["step_rate_hz"][11, 3:].sum() > 0
+        assert again["step_rate_hz"][:, 1].mean() >= 15.0
     rate = r["step_rate_hz"]
     assert 3.0 <= rate[:, [0, 2, 4]].mean() <= 5.0
     assert rate[:, 1].mean() >= 15.0
