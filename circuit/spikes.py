@@ -216,5 +216,7 @@ def read_spikes(path: str) -> dict:
         def take(name, obj):
             if isinstance(obj, h5py.Dataset):
                 out[name] = obj.asstr()[()] if h5py.check_string_dtype(obj.dtype) else obj[()]
+            else:  # a group's attributes, e.g. pfc/n_units, stim/opto
+                out.update({f"{name}/{k}": v for k, v in obj.attrs.items()})
         f.visititems(take)
     return out

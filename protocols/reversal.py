@@ -332,6 +332,9 @@ for _c in ("before", "experienced", "inferred"):
         SPIKE_STATS[f"da_rate_{_c}_{_v}"] = (f"DA population rate (spikes/s per neuron) in the cue "
                                              f"response window, condition {_c}, cue {_v}")
 SPIKE_STATS["da_baseline"] = "DA rate in the 300–50 ms before cue-response onset (spikes/s)"
+SPIKE_STATS["pfc_latent_state_decoding"] = ("Fig. 4c from PFC spikes: cross-validated accuracy of "
+                                            "the latent state decoded from each unit's spike count "
+                                            "in the fixation step (reversal trials excluded)")
 SPIKE_STATS["da_inferred_over_experienced"] = ("(rate inferred,rew − baseline) / (rate "
                                               "experienced,rew − baseline); Bromberg-Martin's "
                                               "monkeys: (10.5 − 5) / (22 − 5) ≈ 0.32")
@@ -341,6 +344,31 @@ SPIKE_REFERENCE = {k: {"lab": v, "source": "Bromberg-Martin et al. 2010, Fig. 4a
     ("da_rate_inferred_rewarded", 10.5), ("da_rate_before_unrewarded", 2.5),
     ("da_rate_experienced_unrewarded", 1.0), ("da_rate_inferred_unrewarded", 3.0),
     ("da_inferred_over_experienced", 0.32))}
+
+
+def pfc_spike_decoding(rec, spikes: dict) -> float:
+    """Fig. 4c as on electrophysiology: the latent state (which cue is rewarded) decoded from the
+    PFC units' spike counts in each trial's fixation step (cross-validated logistic regression,
+    folds by episode; reversal trials excluded, as for the unit-activity decoding)."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import GroupKFold, cross_val_score
+
+    fix = np.flatnonzero(rec.steps["phase"] == 0)
+    start = spikes["steps/start_s"][fix]
+    step_s = np.diff(spikes["steps/start_s"][:2])[0] if len(spikes["steps/start_s"]) > 1 else 0.5
+    t, u = spikes["pfc/spike_times_s"], spikes["pfc/spike_units"]
+    n_units = int(spikes.get("pfc/n_units", u.max() + 1 if len(u) else 0))
+    n_units = max(n_units, int(u.max()) + 1 if len(u) else 0)
+    trial = np.searchsorted(start, t, side="right") - 1
+    inside = (trial >= 0) & (t < start[np.clip(trial, 0, None)] + step_s)
+    X = np.zeros((len(fix), n_units))
+    np.add.at(X, (trial[inside], u[inside]), 1.0)
+    tr = rec.trials
+    keep = ~np.asarray(tr["reversal"]) & ~np.asarray(tr["error"])
+    y, groups = np.asarray(tr["rewarded_cue"])[keep], np.asarray(tr["episode"])[keep]
+    n_folds = min(5, len(np.unique(groups)))
+    return float(cross_val_score(LogisticRegression(max_iter=2000), X[keep], y, groups=groups,
+                                 cv=GroupKFold(n_splits=n_folds)).mean())
 
 
 def spike_analyses(rec, spikes: dict, window_s=(-0.3, 0.5), bin_s: float = 0.025) -> dict:
@@ -355,13 +383,17 @@ def spike_analyses(rec, spikes: dict, window_s=(-0.3, 0.5), bin_s: float = 0.025
 
     params = _json.loads(spikes["params"])["da"]
     p = DAParams(**params)
+    stats, curves = {}, {}
+    if "pfc/spike_times_s" in spikes:
+        stats["pfc_latent_state_decoding"] = {"value": pfc_spike_decoding(rec, spikes), "sem": None}
+    if "da/spike_times_s" not in spikes:
+        return {"stats": stats, "psth": curves, "reference": SPIKE_REFERENCE}
     t = cue_rpe_table(rec)
     fix = np.flatnonzero(rec.steps["phase"] == 0)
     # the fixation step's δ (fixation → cue) is emitted at the start of the cue step (+ onset)
     onset = spikes["steps/start_s"][fix + 1] + p.pulse_onset_ms / 1000.0
     times, n = spikes["da/spike_times_s"], p.n_neurons
     ok = ~t["error"]
-    stats, curves = {}, {}
     base = psth(times, onset[ok], n, (-0.3, -0.05), 0.25)
     stats["da_baseline"] = {"value": float(base["rate"].mean()), "sem": float(base["sem"].mean())}
     for c in ("before", "experienced", "inferred"):

@@ -309,6 +309,8 @@ def spike_analyses(rec, spikes: dict, window_s=(-0.3, 0.5), bin_s: float = 0.025
     from dopamine.spiking import DAParams, psth
 
     p = DAParams(**_json.loads(spikes["params"])["da"])
+    if "da/spike_times_s" not in spikes:
+        raise ValueError("spikes: no DA population in this spikes file (render with --population da or both)")
     st = rec.steps
     cho = np.flatnonzero(st["phase"] == 1)
     same_ep = np.r_[st["episode"][1:] == st["episode"][:-1], False]

@@ -59,7 +59,7 @@ def test_closed_loop_stimulation_is_rendered_and_recorded(tmp_path):
 def reversal(tmp_path_factory):
     d = tmp_path_factory.mktemp("rev")
     run("reversal", episodes=30, seed=0, out=str(d / "rev.h5"))
-    render(str(d / "rev.h5"), str(d / "sp.h5"), population="da", seed=1)
+    render(str(d / "rev.h5"), str(d / "sp.h5"), population="both", seed=1)
     return read_recording(str(d / "rev.h5")), read_spikes(str(d / "sp.h5"))
 
 
@@ -96,3 +96,20 @@ def test_psth_follows_the_rpe_not_the_cue(reversal):
     assert rate(t["delta"] > 0.1) - rate(t["delta"] < -0.1) > 4.0
     cue = np.asarray(rec.trials["cue"])
     assert abs(rate(cue == 0) - rate(cue == 1)) < 1.0
+
+
+def test_latent_state_decoded_from_pfc_spikes(reversal):
+    """Fig. 4c as on electrophysiology: the latent state is read from the PFC units' spike counts
+    in the fixation step (measured 0.95 on 60 episodes; from the unit activity itself 0.99);
+    shuffling the labels across trials takes it to chance."""
+    from protocols.reversal import pfc_spike_decoding
+
+    rec, sp = reversal
+    assert sp["pfc/n_units"] == 48
+    assert pfc_spike_decoding(rec, sp) > 0.85
+
+    class Shuffled:
+        steps, units = rec.steps, rec.units
+        trials = dict(rec.trials)
+    Shuffled.trials["rewarded_cue"] = np.random.default_rng(0).permutation(rec.trials["rewarded_cue"])
+    assert pfc_spike_decoding(Shuffled, sp) < 0.65
