@@ -57,9 +57,9 @@ class ClosedLoop:
         self.last_rate_hz = np.zeros(batch_size)
 
     def step(self, delta: torch.Tensor, light=(), lesion=None, d1_gain=None) -> torch.Tensor:
-        """δ [B] → the decoded RPE [B] the target receives. ``light``: [(manipulation, mask [B])]
-        with action chr2/archt/nphr; ``lesion``: [n_neurons·B] alive flags or None;
-        ``d1_gain`` [B] or None."""
+        """δ [B] → the decoded RPE [B] the target receives. ``light``: [(manipulation with action
+        chr2/archt/nphr, active [B] bool, expressing [n_neurons] bool)]; ``lesion``:
+        [B·n_neurons] alive flags (0/1) or None; ``d1_gain`` [B] or None."""
         d = delta.detach().cpu().numpy().astype(float) / self.rpe_scale
         amp = np.zeros((self.B, self.p.n_neurons))
         period = np.full((self.B, self.p.n_neurons), 1.0)
