@@ -22,6 +22,7 @@ def twostep_log_odds(circuit, trials: dict) -> tuple[np.ndarray, dict]:
     ``c``, ``scored``). The circuit must be a two-step circuit (its task's feedback encoding and
     phase layout are used). The animal's transition is mapped into the task's frame (common =
     state on the chosen side), so congruent and incongruent rats alike are scored."""
+    from protocols.base import episode_positions
     from protocols.twostep import FIXATE
     from protocols.twostep_agents import padded
 
@@ -32,13 +33,7 @@ def twostep_log_odds(circuit, trials: dict) -> tuple[np.ndarray, dict]:
         raise ValueError(f"circuit: a two-step circuit is needed, got {circuit.config.protocol!r}")
     task = circuit.make_task()
     c, _, opt, r, live, scored = padded(trials)
-    ep = np.asarray(trials["episode"])
-    eps, idx = np.unique(ep, return_inverse=True)
-    pos = np.zeros(len(ep), dtype=np.int64)
-    for e in range(len(eps)):  # the same layout as padded()
-        m = idx == e
-        pos[m] = np.arange(int(m.sum()))
-    E, T = c.shape
+    idx, pos, E, T = episode_positions(trials["episode"])  # the same layout as padded()
     common = np.zeros((E, T), bool)
     common[idx, pos] = np.asarray(trials["common"], bool)
     s = np.where(common, c, 1 - c)  # the state in the task's frame

@@ -100,6 +100,20 @@ class Task:
         raise NotImplementedError
 
 
+def episode_positions(episode) -> tuple[np.ndarray, np.ndarray, int, int]:
+    """Row layout of a ragged trials table: for each row its episode's index among the sorted
+    distinct episodes and its position within that episode (in row order), with the padded
+    shape (E episodes × T longest). Vectorised (no per-episode loop)."""
+    ep = np.asarray(episode)
+    _, idx = np.unique(ep, return_inverse=True)
+    idx = idx.reshape(-1)
+    counts = np.bincount(idx)
+    order = np.argsort(idx, kind="stable")
+    pos = np.empty(len(ep), dtype=np.int64)
+    pos[order] = np.arange(len(ep)) - np.repeat(np.cumsum(counts) - counts, counts)
+    return idx, pos, len(counts), int(counts.max()) if len(counts) else 0
+
+
 def check_actions(action: torch.Tensor, n_actions: int, batch_size: int) -> None:
     """Validate an action batch: a long tensor [B] with values in 0..n_actions-1."""
     if action.shape != (batch_size,):

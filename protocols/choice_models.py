@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .base import episode_positions
+
 PARAM_NAMES = ("alpha", "beta", "kappa", "bias", "forget")
 BOUNDS = ((0.0, 1.0), (0.0, 30.0), (-5.0, 5.0), (-5.0, 5.0), (0.0, 1.0))
 MODELS = {"rw": ("alpha", "beta", "kappa", "bias"), "rw_forget": PARAM_NAMES}
@@ -26,13 +28,7 @@ MODELS = {"rw": ("alpha", "beta", "kappa", "bias"), "rw_forget": PARAM_NAMES}
 def padded(trials: dict):
     """A ragged two-choice trials table → padded [E, T] arrays: choice (0/1; −1 none or padding),
     reward (0/1), and the mask of scored trials."""
-    ep = np.asarray(trials["episode"])
-    eps, idx = np.unique(ep, return_inverse=True)
-    pos = np.zeros(len(ep), dtype=np.int64)
-    for e in range(len(eps)):
-        m = idx == e
-        pos[m] = np.arange(int(m.sum()))
-    E, T = len(eps), int(pos.max()) + 1
+    idx, pos, E, T = episode_positions(trials["episode"])
     c = np.full((E, T), -1, np.int64)
     r = np.zeros((E, T))
     c[idx, pos] = np.asarray(trials["choice"]).astype(np.int64)

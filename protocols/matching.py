@@ -53,7 +53,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .base import StepResult, Task, check_actions
+from .base import StepResult, Task, check_actions, episode_positions
 
 SPLITS = ("train", "heldout", "all")
 FIXATE, LEFT, RIGHT = 0, 1, 2
@@ -502,10 +502,7 @@ def choice_history_kernel(tr: dict, lags: int = 5) -> dict:
             x[lag:] = np.where(same, sign[:-lag] * kind[:-lag], 0.0)
             cols.append(x)
     X = np.column_stack(cols)
-    pos = np.zeros(len(ep), dtype=np.int64)
-    starts = np.r_[0, np.flatnonzero(np.diff(ep)) + 1]
-    for s, e in zip(starts, np.r_[starts[1:], len(ep)]):
-        pos[s:e] = np.arange(e - s)
+    _, pos, _, _ = episode_positions(ep)
     keep = (choice >= 0) & (pos >= lags)
     fit = sm.Logit((choice[keep] == 1).astype(float), sm.add_constant(X[keep], has_constant="add")).fit(disp=0)
     b, se = fit.params[1:], fit.bse[1:]

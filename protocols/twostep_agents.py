@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .base import episode_positions
 from .twostep import HIGH, LOW, SWAP, WALK_HI, WALK_LO, WALK_SD
 
 PARAM_NAMES = ("alpha1", "alpha2", "lam", "beta1", "beta2", "persev", "w")
@@ -124,12 +125,7 @@ def padded(trials: dict):
     (c, s, o, r) and masks: ``live`` (a real trial without a violation: the agent learns from
     it) and ``scored`` (live and a free choice: it enters the likelihood)."""
     ep = np.asarray(trials["episode"])
-    eps, idx = np.unique(ep, return_inverse=True)
-    pos = np.zeros(len(ep), dtype=np.int64)
-    for e in range(len(eps)):
-        m = idx == e
-        pos[m] = np.arange(int(m.sum()))
-    E, T = len(eps), int(pos.max()) + 1
+    idx, pos, E, T = episode_positions(ep)
     out = []
     for k, dt in (("choice", np.int64), ("state", np.int64), ("option", np.int64), ("reward", float)):
         a = np.zeros((E, T), dt)
