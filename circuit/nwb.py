@@ -42,7 +42,7 @@ def export_nwb(recording_path: str, nwb_path: str, step_duration: float = STEP_D
     import h5py
     from hdmf.backends.hdf5 import H5DataIO
     from hdmf.common import VectorData
-    from pynwb import NWBHDF5IO, NWBFile, TimeSeries
+    from pynwb import NWBFile, TimeSeries
     from pynwb.epoch import TimeIntervals
     from pynwb.file import Subject
 
@@ -112,21 +112,29 @@ def export_nwb(recording_path: str, nwb_path: str, step_duration: float = STEP_D
                   f"one-step TD error δ = r + γV' − V (γ = {attrs['gamma']}): the DA signal"))
     da.add(series("value", steps["value"], "reward", "the network's state-value estimate V(s)"))
 
-    directory = os.path.dirname(os.path.abspath(nwb_path)) or "."
-    tmp = os.path.join(directory, f".{os.path.basename(nwb_path)}.partial-{os.getpid()}.nwb")
     with h5py.File(recording_path, "r") as src:  # stream unit activity, never all in memory
         pfc = nwb.create_processing_module("pfc", "unit activity of the prefrontal network")
         for name in src["units"]:
             pfc.add(series(name, src["units"][name], "a.u.",
                            f"PFC {name} activity [steps × units]", compress=True))
-        try:
-            with NWBHDF5IO(tmp, "w") as io:
-                io.write(nwb)
-            os.replace(tmp, nwb_path)
-        finally:
-            if os.path.exists(tmp):
-                os.remove(tmp)
+        write_atomic(nwb, nwb_path)
     return nwb_path
+
+
+def write_atomic(nwb, nwb_path: str) -> None:
+    """Write an NWBFile to a temporary name beside ``nwb_path`` and rename it on success: a
+    crash leaves the complete file (or the previous one), never a partial one."""
+    from pynwb import NWBHDF5IO
+
+    directory = os.path.dirname(os.path.abspath(nwb_path)) or "."
+    tmp = os.path.join(directory, f".{os.path.basename(nwb_path)}.partial-{os.getpid()}.nwb")
+    try:
+        with NWBHDF5IO(tmp, "w") as io:
+            io.write(nwb)
+        os.replace(tmp, nwb_path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
 
 
 def validate_nwb(path: str) -> list[str]:

@@ -36,12 +36,11 @@ from __future__ import annotations
 
 import datetime
 import json
-import os
 import uuid
 
 import numpy as np
 
-from .nwb import _require_pynwb
+from .nwb import _require_pynwb, write_atomic
 from .spikes import FORMAT as SPIKES_FORMAT
 
 SESSION_START = datetime.datetime(2000, 1, 1, tzinfo=datetime.timezone.utc)
@@ -105,7 +104,7 @@ def export_spikes_nwb(spikes_path: str, nwb_path: str) -> str:
     _require_pynwb()
     from hdmf.backends.hdf5 import H5DataIO
     from hdmf.common import VectorData, VectorIndex
-    from pynwb import NWBHDF5IO, NWBFile, TimeSeries
+    from pynwb import NWBFile, TimeSeries
     from pynwb.epoch import TimeIntervals
     from pynwb.file import Subject
     from pynwb.misc import Units
@@ -259,15 +258,7 @@ def export_spikes_nwb(spikes_path: str, nwb_path: str) -> str:
                      VectorData(name="pulse_index", description="row in stim/on_s, stim/off_s",
                                 data=order.astype(np.int64))]))
 
-    directory = os.path.dirname(os.path.abspath(nwb_path)) or "."
-    tmp = os.path.join(directory, f".{os.path.basename(nwb_path)}.partial-{os.getpid()}.nwb")
-    try:
-        with NWBHDF5IO(tmp, "w") as io:
-            io.write(nwb)
-        os.replace(tmp, nwb_path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    write_atomic(nwb, nwb_path)
     return nwb_path
 
 

@@ -455,3 +455,24 @@ def _worker(job):
     deltas, lengths, params, seed, target, directory, light, alive = job
     return simulate_episodes(deltas, lengths, params, seed=seed, target=target, directory=directory,
                              light=light, alive=alive)
+
+
+def condition_responses(spike_times_s, onsets_s, conditions: dict, n_neurons: int, pulse_s: float,
+                        window_s=(-0.3, 0.5), bin_s: float = 0.025, valid=None) -> tuple[dict, dict]:
+    """DA responses by condition around event onsets (the δ pulse starts): the baseline (300–50 ms
+    before all valid events), and for each condition (name → bool mask over events, ≥ 2
+    events) the mean ± sem rate over the pulse window and its PSTH. Returns (stats, curves) with
+    stats ``da_baseline`` and ``da_rate_<name>`` ({"value", "sem", "n"})."""
+    onsets = np.asarray(onsets_s, float)
+    valid = np.ones(len(onsets), bool) if valid is None else np.asarray(valid, bool)
+    base = psth(spike_times_s, onsets[valid], n_neurons, (-0.3, -0.05), 0.25)
+    stats = {"da_baseline": {"value": float(base["rate"].mean()), "sem": float(base["sem"].mean())}}
+    curves = {}
+    for name, mask in conditions.items():
+        ev = onsets[np.asarray(mask, bool) & valid]
+        if len(ev) < 2:
+            continue
+        r = psth(spike_times_s, ev, n_neurons, (0.0, pulse_s), pulse_s)
+        stats[f"da_rate_{name}"] = {"value": float(r["rate"][0]), "sem": float(r["sem"][0]), "n": int(len(ev))}
+        curves[name] = psth(spike_times_s, ev, n_neurons, window_s, bin_s)
+    return stats, curves

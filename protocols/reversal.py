@@ -377,9 +377,9 @@ def spike_analyses(rec, spikes: dict, window_s=(-0.3, 0.5), bin_s: float = 0.025
     condition (before the reversal, the trial after it for the experienced and for the inferred
     cue) × whether the cue is rewarded; response = mean rate over the pulse window. Returns
     {"stats", "psth": {condition_value: psth dict}, "reference"}."""
-    from dopamine.spiking import DAParams, psth
-
     import json as _json
+
+    from dopamine.spiking import DAParams, condition_responses
 
     params = _json.loads(spikes["params"])["da"]
     p = DAParams(**params)
@@ -392,19 +392,11 @@ def spike_analyses(rec, spikes: dict, window_s=(-0.3, 0.5), bin_s: float = 0.025
     fix = np.flatnonzero(rec.steps["phase"] == 0)
     # the fixation step's δ (fixation → cue) is emitted at the start of the cue step (+ onset)
     onset = spikes["steps/start_s"][fix + 1] + p.pulse_onset_ms / 1000.0
-    times, n = spikes["da/spike_times_s"], p.n_neurons
-    ok = ~t["error"]
-    base = psth(times, onset[ok], n, (-0.3, -0.05), 0.25)
-    stats["da_baseline"] = {"value": float(base["rate"].mean()), "sem": float(base["sem"].mean())}
-    for c in ("before", "experienced", "inferred"):
-        for v, flag in (("rewarded", True), ("unrewarded", False)):
-            ev = onset[(t["condition"] == c) & (t["cue_rewarded"] == flag) & ok]
-            if len(ev) < 2:
-                continue
-            resp = psth(times, ev, n, (0.0, p.pulse_ms / 1000.0), p.pulse_ms / 1000.0)
-            stats[f"da_rate_{c}_{v}"] = {"value": float(resp["rate"][0]), "sem": float(resp["sem"][0]),
-                                         "n": int(len(ev))}
-            curves[f"{c}_{v}"] = psth(times, ev, n, window_s, bin_s)
+    conds = {f"{c}_{v}": (t["condition"] == c) & (t["cue_rewarded"] == flag)
+             for c in ("before", "experienced", "inferred") for v, flag in (("rewarded", True), ("unrewarded", False))}
+    da, curves = condition_responses(spikes["da/spike_times_s"], onset, conds, p.n_neurons,
+                                     p.pulse_ms / 1000.0, window_s, bin_s, valid=~t["error"])
+    stats.update(da)
     b = stats["da_baseline"]["value"]
     if "da_rate_inferred_rewarded" in stats and "da_rate_experienced_rewarded" in stats:
         stats["da_inferred_over_experienced"] = {

@@ -306,7 +306,7 @@ def spike_analyses(rec, spikes: dict, window_s=(-0.3, 0.5), bin_s: float = 0.025
     no DA firing (they stimulated), so there is no lab reference."""
     import json as _json
 
-    from dopamine.spiking import DAParams, psth
+    from dopamine.spiking import DAParams, condition_responses
 
     p = DAParams(**_json.loads(spikes["params"])["da"])
     if "da/spike_times_s" not in spikes:
@@ -326,17 +326,7 @@ def spike_analyses(rec, spikes: dict, window_s=(-0.3, 0.5), bin_s: float = 0.025
     conds = {"risky_rewarded": tr["risky_chosen"] & (tr["reward"] > 0),
              "risky_unrewarded": tr["risky_chosen"] & (tr["reward"] == 0),
              "safe_rewarded": np.asarray(tr["reward"] > 0) & ~np.asarray(tr["risky_chosen"], bool)}
-    times, n = spikes["da/spike_times_s"], p.n_neurons
-    stats, curves = {}, {}
-    base = psth(times, onset[ok], n, (-0.3, -0.05), 0.25)
-    stats["da_baseline"] = {"value": float(base["rate"].mean()), "sem": float(base["sem"].mean())}
-    for c, mask in conds.items():
-        for suffix, sel in (("", ~lit), ("_lit", lit)):
-            ev = onset[mask & ok & sel]
-            if len(ev) < 2:
-                continue
-            r = psth(times, ev, n, (0.0, p.pulse_ms / 1000.0), p.pulse_ms / 1000.0)
-            stats[f"da_rate_{c}{suffix}"] = {"value": float(r["rate"][0]), "sem": float(r["sem"][0]),
-                                             "n": int(len(ev))}
-            curves[f"{c}{suffix}"] = psth(times, ev, n, window_s, bin_s)
+    by = {f"{c}{suffix}": mask & sel for c, mask in conds.items() for suffix, sel in (("", ~lit), ("_lit", lit))}
+    stats, curves = condition_responses(spikes["da/spike_times_s"], onset, by, p.n_neurons,
+                                        p.pulse_ms / 1000.0, window_s, bin_s, valid=ok)
     return {"stats": stats, "psth": curves, "reference": {}}
