@@ -25,23 +25,9 @@ Files in those layouts
 Files in other layouts: a column mapping
     :func:`load_mapped` (or ``load(path, mapping=...)``) reads a CSV/TSV (optionally gzipped)
     or a MATLAB v7.3 ``.mat`` (:func:`read_matlab`, h5py: a struct of column vectors) through a
-    mapping — a dict or a small TOML file — into the same tables::
-
-        layout = "twostep"        # or "choice" (a two-choice bandit/foraging/reversal table)
-        variable = "data"         # .mat only: the struct (default: the file's only one)
-        [columns]                 # table column = file column
-        subject = "subjID"        # optional; default: the file's name
-        session = "block"         # optional; default: one session per subject
-        trial = "trial"           # optional; default: order within the session
-        choice = "level1_choice"
-        reward = "reward"
-        state = "level2_choice"   # twostep only (or map common); also option, forced, violation
-        [codes]                   # optional value recoding per table column (−1: no response)
-        choice = { 1 = 0, 2 = 1 }
-        state = { 1 = 0, 2 = 0, 3 = 1, 4 = 1 }
-        [options]
-        p_common = 0.7            # twostep: tell each subject's common transitions from the data
-        first_trial = 1           # how the file numbers a session's first trial (default 1)
+    mapping — a dict, a small TOML file (format in :func:`load_mapped`'s docstring) or a name
+    in :data:`MAPPINGS` (hBayesDM's layouts, also recognised from their columns) — into the same
+    tables.
 
     Layout ``choice`` gives the foraging table's columns (``error`` and ``p_left, p_right`` if
     mapped); layout ``twostep`` the rat table's (``state`` in the task frame, ``port`` the
