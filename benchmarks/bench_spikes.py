@@ -15,12 +15,10 @@ import argparse
 import dataclasses
 import json
 import os
-import sys
 import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
 
 
 def main() -> None:
@@ -35,9 +33,9 @@ def main() -> None:
     import torch
 
     torch.set_num_threads(1)
-    from circuit.run import run
-    from dopamine.spiking import DAParams, simulate_episodes
-    from pfc.spikes import spike_trains
+    from pfcda.circuit.run import run
+    from pfcda.dopamine.spiking import DAParams, simulate_episodes
+    from pfcda.pfc.spikes import spike_trains
 
     params = dataclasses.replace(DAParams(), dt_ms=args.dt_ms)
     rec = run("bandit_independent", episodes=args.episodes, seed=0)
@@ -65,7 +63,7 @@ def main() -> None:
     np_s = time.perf_counter() - t
     np_per_bio = np_s / float(lengths[:k].sum() * params.step_ms / 1000.0)
     # the user's path end to end: pfcda spikes --target cpp_standalone --workers 2
-    from circuit.spikes import render
+    from pfcda.circuit.render import render
 
     with tempfile.TemporaryDirectory() as d:
         rec_path = os.path.join(d, "run.h5")

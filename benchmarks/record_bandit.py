@@ -18,31 +18,27 @@ import sys
 import tempfile
 import textwrap
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
 CHILD = textwrap.dedent("""
     import json, resource, sys, time
-    sys.path.insert(0, {root!r})
     import torch
     torch.set_num_threads(1)
-    from circuit.agent import load_checkpoint
-    from circuit.evaluate import iter_batches
-    from circuit.run import run
+    from pfcda.circuit.io.checkpoint import load_checkpoint
+    from pfcda.circuit.rollout import iter_batches
+    from pfcda.circuit.run import run
     mode, episodes, out = sys.argv[1], int(sys.argv[2]), sys.argv[3]
     t = time.perf_counter()
     if mode == "simulate":
         circuit, _ = load_checkpoint("bandit_independent")
         n = 0
-        for b in iter_batches(circuit, circuit.make_task(), episodes, seed=0, batch_size=500,
-                              record_units=True):
-            n += b["actions"].numel()
+        for b in iter_batches(circuit, circuit.make_task(), episodes, seed=0, batch_size=500):
+            n += b.action.numel()
     else:
         rec = run("bandit_independent", episodes=episodes, seed=0, batch_size=500, out=out)
         n = rec.n_steps
     dt = time.perf_counter() - t
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    print(json.dumps({{"steps": n, "seconds": dt, "peak_rss": peak}}))
-""").format(root=ROOT)
+    print(json.dumps({"steps": n, "seconds": dt, "peak_rss": peak}))
+""")
 
 
 def child(mode: str, episodes: int, out: str) -> dict:

@@ -16,17 +16,14 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import time
-
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import torch  # noqa: E402
 
-from circuit.config import TrainConfig  # noqa: E402
-from circuit.train import train  # noqa: E402
-from protocols.bandit import train_defaults  # noqa: E402
-from protocols.bandit_agents import bayes_optimal_regret  # noqa: E402
+from pfcda.circuit.config import TrainConfig  # noqa: E402
+from pfcda.circuit.train import train  # noqa: E402
+from pfcda.protocols.bandit import train_defaults  # noqa: E402
+from pfcda.protocols.bandit.agents import bayes_optimal_regret  # noqa: E402
 
 
 def throughput(cfg: TrainConfig, seconds: float) -> float:

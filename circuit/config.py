@@ -1,51 +1,61 @@
 """Typed configuration of a circuit and of its training run.
 
-Every field has a one-line docstring (the comment after it); defaults are the paper's values
-(Wang et al. 2018, Methods: RMSProp, lr 7e-4, γ 0.9, β_v = β_e = 0.05, LSTM of 48 units) unless
-the protocol's own training configuration overrides them (``protocols.<name>.TRAIN_DEFAULTS``).
+Every field documents itself (``field(metadata={"doc": …})``; :func:`describe`); defaults are the
+paper's values (Wang et al. 2018, Methods: RMSProp, lr 7e-4, γ 0.9, β_v = β_e = 0.05, LSTM of 48
+units) unless the protocol's training configuration overrides them
+(``ProtocolSpec.train_defaults``; :func:`train_config_for`).
 """
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
 
+from pfcda.errors import ConfigError
+
+
+def _f(default, doc: str, factory=None):
+    if factory is not None:
+        return field(default_factory=factory, metadata={"doc": doc})
+    return field(default=default, metadata={"doc": doc})
+
 
 @dataclass
 class CircuitConfig:
     """The circuit: which task it is built for and the shape of its PFC network."""
 
-    protocol: str = "bandit"  # protocol name (see `pfcda protocols`)
-    task: dict = field(default_factory=dict)  # keyword arguments of the protocol's task
-    core: str = "lstm"  # recurrent core: lstm | gru | rnn
-    n_units: int = 48  # recurrent units of the PFC network
-    gamma: float = 0.9  # discount of the RPE (training and the one-step δ of analyses)
-    architecture: str = "single"  # single (one PFC network) | actor_critic (Sim 6: critic δ → actor input)
+    protocol: str = _f("bandit", "protocol name (see `pfcda protocols`)")
+    task: dict = _f(None, "keyword arguments of the protocol's task", factory=dict)
+    core: str = _f("lstm", "recurrent core: lstm | gru | rnn")
+    n_units: int = _f(48, "recurrent units of the PFC network")
+    gamma: float = _f(0.9, "discount of the RPE (training and the one-step δ of analyses)")
+    architecture: str = _f("single", "single (one PFC network) | actor_critic (Sim 6: critic δ → actor input)")
 
 
 @dataclass
 class TrainConfig:
     """A meta-training run (A2C, dopamine-gated)."""
 
-    circuit: CircuitConfig = field(default_factory=CircuitConfig)  # what is trained
-    steps: int = 20_000_000  # total environment steps (summed over the batch)
-    batch_size: int = 256  # episodes run in parallel as one tensor batch
-    t_max: int = 20  # unroll length (BPTT window) in steps; one update per unroll
-    optimizer: str = "rmsprop"  # rmsprop (paper) | adam
-    lr: float = 7e-4  # learning rate at the start
-    lr_final: float | None = None  # learning rate at the end (linear anneal); None = constant
-    gae_lambda: float = 1.0  # 1 = the paper's n-step bootstrapped advantage; < 1 = GAE(λ)
-    beta_v: float = 0.05  # weight of the value term
-    beta_e: float = 0.05  # weight of the entropy term at the start
-    beta_e_final: float | None = None  # entropy weight at the end (linear anneal); None = constant
-    max_grad_norm: float = 40.0  # gradient-norm clip (0 = none)
-    da_gain: float = 1.0  # gain of the DA teaching signal: 1 normal, 0 blockade
-    seed: int = 0  # seeds weights, task draws and action sampling
-    threads: int = 1  # torch threads for this process (1 where processes share the machine)
-    eval_every: int = 2_000_000  # steps between frozen-weight evaluations (0 = never)
-    eval_episodes: int = 500  # episodes per periodic evaluation
-    eval_task: dict = field(default_factory=dict)  # task options of the evaluations (e.g. held-out objects)
-    checkpoint_every: int = 5_000_000  # steps between checkpoints written during training
-    manipulations: list = field(default_factory=list)  # manipulations during training (dicts; circuit.manipulations)
+    circuit: CircuitConfig = _f(None, "what is trained", factory=CircuitConfig)
+    steps: int = _f(20_000_000, "total environment steps (summed over the batch)")
+    batch_size: int = _f(256, "episodes run in parallel as one tensor batch")
+    t_max: int = _f(20, "unroll length (BPTT window) in steps; one update per unroll")
+    optimizer: str = _f("rmsprop", "rmsprop (paper) | adam")
+    lr: float = _f(7e-4, "learning rate at the start")
+    lr_final: float | None = _f(None, "learning rate at the end (linear anneal); None = constant")
+    gae_lambda: float = _f(1.0, "1 = the paper's n-step bootstrapped advantage; < 1 = GAE(λ)")
+    beta_v: float = _f(0.05, "weight of the value term")
+    beta_e: float = _f(0.05, "weight of the entropy term at the start")
+    beta_e_final: float | None = _f(None, "entropy weight at the end (linear anneal); None = constant")
+    max_grad_norm: float = _f(40.0, "gradient-norm clip (0 = none)")
+    da_gain: float = _f(1.0, "gain of the DA teaching signal: 1 normal, 0 blockade")
+    seed: int = _f(0, "seeds weights, task draws and action sampling")
+    threads: int = _f(1, "torch threads for this process (1 where processes share the machine)")
+    eval_every: int = _f(2_000_000, "steps between frozen-weight evaluations (0 = never)")
+    eval_episodes: int = _f(500, "episodes per periodic evaluation")
+    eval_task: dict = _f(None, "task options of the evaluations (e.g. held-out objects)", factory=dict)
+    checkpoint_every: int = _f(5_000_000, "steps between checkpoints written during training")
+    manipulations: list = _f(None, "manipulations during training (dicts; circuit.manipulations)",
+                             factory=list)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -56,25 +66,48 @@ class TrainConfig:
         c = dict(d.pop("circuit", {}))
         known_c = {f.name for f in dataclasses.fields(CircuitConfig)}
         if set(c) - known_c:
-            raise ValueError(f"circuit config: unknown fields {sorted(set(c) - known_c)}; "
-                             f"expected {sorted(known_c)}")
+            raise ConfigError(f"circuit config: unknown fields {sorted(set(c) - known_c)}; "
+                              f"expected {sorted(known_c)}")
         circuit = CircuitConfig(**c)
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = set(d) - known
         if unknown:
-            raise ValueError(f"train config: unknown fields {sorted(unknown)}; expected {sorted(known)}")
+            raise ConfigError(f"train config: unknown fields {sorted(unknown)}; expected {sorted(known)}")
         return cls(circuit=circuit, **d)
 
 
 def describe(cls) -> dict:
-    """Field name → (default, one-line description), read from the source comments."""
-    import inspect
+    """Field name → its one-line description."""
+    return {f.name: f.metadata.get("doc", "") for f in dataclasses.fields(cls)}
 
-    src = inspect.getsource(cls)
-    out = {}
-    for line in src.splitlines():
-        line = line.strip()
-        if ":" in line and "#" in line and not line.startswith(("#", '"', "def", "class")):
-            name = line.split(":", 1)[0].strip()
-            out[name] = line.split("#", 1)[1].strip()
-    return out
+
+def train_config_for(protocol: str, task_options: dict | None = None, sets=(), steps: int | None = None,
+                     seed: int | None = None, manipulations=()) -> TrainConfig:
+    """The training configuration of ``protocol`` (its ``train_defaults``, given the task
+    options), with ``sets`` (``(FIELD, VALUE)`` pairs, ``circuit.FIELD`` for the circuit's),
+    ``steps``, ``seed`` and training-stage ``manipulations`` applied; the task options are
+    validated before anything runs."""
+    from pfcda import protocols
+
+    spec = protocols.get(protocol)
+    task_options = dict(task_options or {})
+    if spec.train_defaults is not None:
+        base = spec.train_defaults(**task_options)
+    else:
+        base = {"circuit": {"protocol": protocol, "task": {}}}
+    base.setdefault("circuit", {})
+    base["circuit"]["task"] = {**base["circuit"].get("task", {}), **task_options}
+    base["circuit"]["protocol"] = protocol
+    for key, value in sets:
+        target, name = (base["circuit"], key.split(".", 1)[1]) if key.startswith("circuit.") else (base, key)
+        target[name] = value
+    if steps is not None:
+        base["steps"] = steps
+    if manipulations:
+        base["manipulations"] = base.get("manipulations", []) + [m.to_dict() for m in manipulations]
+    if seed is not None:
+        base["seed"] = seed
+    cfg = TrainConfig.from_dict(base)
+    spec.task(**cfg.circuit.task)  # the task options, checked before any work
+    return cfg
+

@@ -8,7 +8,7 @@ trials table has one (bandits; lower is better), else the mean reward per trial.
 
 Python::
 
-    from circuit.lesion_sweep import lesion_sweep
+    from pfcda.circuit.lesion_sweep import lesion_sweep
     table = lesion_sweep("bandit_independent", sizes=[0, 0.25, 0.5, 0.75, 1], draws=3)
 
 CLI: ``pfcda lesion-sweep PROTOCOL [--checkpoint C] [--sizes …] [--draws N] [--json]
@@ -16,9 +16,17 @@ CLI: ``pfcda lesion-sweep PROTOCOL [--checkpoint C] [--sizes …] [--draws N] [-
 """
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
+from pfcda.errors import ConfigError
+from pfcda.protocols.plotting import save, subplots
+
+from .agent import Circuit
+from .io.checkpoint import load_checkpoint
 from .manipulations import Manipulation
+from .run import run
 
 
 def behaviour(trials: dict) -> tuple[str, np.ndarray]:
@@ -39,20 +47,17 @@ def lesion_sweep(circuit, sizes=(0.0, 0.1, 0.25, 0.5, 0.75, 1.0), draws: int = 3
     target ``"units"``: size = fraction of units silenced (random subsets); ``"input"``: size =
     fraction of ``channel``'s gain removed (scale by 1 − size), one draw per size.
     """
-    from .agent import Circuit, load_checkpoint
-    from .run import run
-
     if not isinstance(circuit, Circuit):
         circuit, _ = load_checkpoint(circuit)
     sizes = [float(s) for s in sizes]
     if not sizes or any(not 0.0 <= s <= 1.0 for s in sizes):
-        raise ValueError(f"sizes: expected fractions in [0, 1], got {sizes}")
+        raise ConfigError(f"sizes: expected fractions in [0, 1], got {sizes}")
     if draws < 1:
-        raise ValueError(f"draws: expected a positive integer, got {draws}")
+        raise ConfigError(f"draws: expected a positive integer, got {draws}")
     if target not in ("units", "input"):
-        raise ValueError(f"target: expected 'units' or 'input', got {target!r}")
+        raise ConfigError(f"target: expected 'units' or 'input', got {target!r}")
     if (target == "input") != (channel is not None):
-        raise ValueError("channel: give an input channel name for target 'input' (and only then)")
+        raise ConfigError("channel: give an input channel name for target 'input' (and only then)")
     rows, name = [], None
     for size in sizes:
         per_draw = []
@@ -83,10 +88,6 @@ def lesion_sweep(circuit, sizes=(0.0, 0.1, 0.25, 0.5, 0.75, 1.0), draws: int = 3
 
 def figure(result: dict, path: str) -> list[str]:
     """The sweep as a line with sem bars (PNG and SVG beside ``path``)."""
-    import os
-
-    from protocols.plotting import save, subplots
-
     fig, ax = subplots(figsize=(4, 3.2))
     x = [r["size"] * 100 for r in result["rows"]]
     ax.errorbar(x, [r["value"] for r in result["rows"]], yerr=[r["sem"] for r in result["rows"]],

@@ -1,6 +1,6 @@
 """Manipulations as data: virtual lesions, input ablations, dopamine stimulation and blockade.
 
-A manipulation is a small declarative object (DESIGN.md, "Manipulations are data"):
+A manipulation is a small declarative object:
 
 *what* (``target``)
     ``units``        PFC units (``units=[…]`` indices, or ``fraction`` of them drawn with ``seed``)
@@ -49,7 +49,12 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass, field
 
+import numpy as np
 import torch
+
+from pfcda.dopamine.spiking import DEFAULT_LIGHT_MV, Light
+from pfcda.errors import ManipulationError
+from pfcda.pfc.lesions import apply, apply_columns
 
 TARGETS = ("units", "input", "da_teaching", "da_input", "da_neurons", "d1")
 ACTIONS = ("silence", "scale", "add", "clamp", "noise", "chr2", "archt", "nphr")
@@ -60,9 +65,9 @@ STAGES = ("test", "train", "both")
 
 @dataclass(frozen=True)
 class Manipulation:
-    target: str  #: units | input | da_teaching | da_input
-    action: str  #: silence | scale | add | clamp | noise
-    value: float = 0.0  #: gain (scale), amount (add), level (clamp), SD (noise)
+    target: str  #: units | input | da_teaching | da_input | da_neurons | d1
+    action: str  #: silence | scale | add | clamp | noise | chr2 | archt | nphr (light: da_neurons)
+    value: float = 0.0  #: gain (scale), amount (add), level (clamp), SD (noise), light current mV
     units: tuple = ()  #: unit indices (target units)
     fraction: float | None = None  #: or a fraction of the units, drawn with ``seed``
     channel: str | None = None  #: input channel name (target input)
@@ -77,7 +82,7 @@ class Manipulation:
 
     def __post_init__(self):
         def bad(field_name, expected, got):
-            raise ValueError(f"manipulation {self.name or ''!s}: {field_name}: expected {expected}, "
+            raise ManipulationError(f"manipulation {self.name or ''!s}: {field_name}: expected {expected}, "
                              f"got {got!r}".replace(" : ", ": "))
 
         if self.target not in TARGETS:
@@ -135,6 +140,11 @@ class Manipulation:
         if self.target == "da_teaching" and self.stage == "test":
             bad("stage", "'train' or 'both' for target 'da_teaching' (it gates plasticity)", self.stage)
 
+    @property
+    def is_light(self) -> bool:
+        """Light on the spiking DA population (ChR2, ArchT, NpHR)."""
+        return self.target == "da_neurons" and self.action in LIGHT
+
     # ------------------------------------------------------------------------------ I/O
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)
@@ -147,15 +157,15 @@ class Manipulation:
         if isinstance(d, Manipulation):
             return d
         if not isinstance(d, dict):
-            raise ValueError(f"manipulation: expected a table of fields, got {d!r}")
+            raise ManipulationError(f"manipulation: expected a table of fields, got {d!r}")
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = set(d) - known
         if unknown:
-            raise ValueError(f"manipulation {d.get('name', '')!s}: unknown field(s) {sorted(unknown)}; "
+            raise ManipulationError(f"manipulation {d.get('name', '')!s}: unknown field(s) {sorted(unknown)}; "
                              f"expected some of {sorted(known)}")
         missing = {"target", "action"} - set(d)
         if missing:
-            raise ValueError(f"manipulation {d.get('name', '')!s}: missing field(s) {sorted(missing)}")
+            raise ManipulationError(f"manipulation {d.get('name', '')!s}: missing field(s) {sorted(missing)}")
         return cls(**d)
 
 
@@ -167,18 +177,18 @@ def load_toml(path: str) -> list[Manipulation]:
         with open(path, "rb") as f:
             data = tomllib.load(f)
     except FileNotFoundError:
-        raise ValueError(f"manipulation file: no file {path!r}") from None
+        raise ManipulationError(f"manipulation file: no file {path!r}") from None
     except tomllib.TOMLDecodeError as e:
-        raise ValueError(f"manipulation file {path}: not valid TOML ({e})") from None
+        raise ManipulationError(f"manipulation file {path}: not valid TOML ({e})") from None
     tables = data.get("manipulation")
     if not isinstance(tables, list) or not tables:
-        raise ValueError(f"manipulation file {path}: expected one or more [[manipulation]] tables")
+        raise ManipulationError(f"manipulation file {path}: expected one or more [[manipulation]] tables")
     out = []
     for i, t in enumerate(tables):
         try:
             out.append(Manipulation.from_dict(t))
         except ValueError as e:
-            raise ValueError(f"manipulation file {path}, table {i + 1}: {e}") from None
+            raise ManipulationError(f"manipulation file {path}, table {i + 1}: {e}") from None
     return out
 
 
@@ -187,12 +197,10 @@ def as_manipulations(items) -> list[Manipulation]:
     return [Manipulation.from_dict(m) for m in (items or [])]
 
 
-def da_selection(m: Manipulation, n_neurons: int):
+def da_selection(m: Manipulation, n_neurons: int) -> np.ndarray:
     """The DA neurons a ``da_neurons`` manipulation acts on ([n_neurons] bool, numpy): a random
     ``fraction`` (default all) drawn with its ``seed`` — the same in the closed loop and in a
     rendering of its recording."""
-    import numpy as np
-
     g = torch.Generator().manual_seed(m.seed)
     k = int(round((1.0 if m.fraction is None else m.fraction) * n_neurons))
     sel = np.zeros(n_neurons, bool)
@@ -200,7 +208,16 @@ def da_selection(m: Manipulation, n_neurons: int):
     return sel
 
 
-# -------------------------------------------------------------------------------- engine
+def light_of(m: Manipulation, n_neurons: int) -> Light:
+    """The light a ``da_neurons`` light manipulation shines (the one place where a manipulation
+    becomes light on the spiking DA population, for the closed loop and the render alike)."""
+    if not m.is_light:
+        raise ManipulationError(f"manipulation {m.name or m.target}: not light on DA neurons")
+    return Light(kind=m.action, amplitude_mV=m.value or DEFAULT_LIGHT_MV, frequency_hz=m.frequency_hz,
+                 width_ms=m.width_ms, expressing=da_selection(m, n_neurons), name=m.name)
+
+
+# --------------------------------------------------------------------- a circuit under them
 @dataclass
 class _Resolved:
     m: Manipulation
@@ -208,103 +225,112 @@ class _Resolved:
     channel: int | None = None
     phase: int | None = None
     generator: torch.Generator | None = field(default=None, repr=False)
+    light: Light | None = None
 
 
-def _op(x: torch.Tensor, m: Manipulation, mask: torch.Tensor, gen) -> torch.Tensor:
-    """Apply m's action to x where ``mask`` (broadcastable to x) is true."""
-    if m.action == "silence":
-        y = torch.zeros_like(x)
-    elif m.action == "scale":
-        y = x * m.value
-    elif m.action == "add":
-        y = x + m.value
-    elif m.action == "clamp":
-        y = torch.full_like(x, m.value)
-    else:  # noise
-        y = x + m.value * torch.randn(x.shape, generator=gen, dtype=x.dtype)
-    return torch.where(mask, y, x)
+def _resolve(manipulations, circuit, task, stage: str, closed_loop: bool, n_da: int) -> list:
+    """Check manipulations against a circuit, its task and the run (stage, closed loop) and
+    resolve what they act on; errors name the manipulation and the field."""
+    channels = circuit.input_channels()
+    phases = list(task.phase_names)
+    events = task.event_names()
+    n_units = circuit.net.n_units
+    out = []
+    for m in as_manipulations(manipulations):
+        r = _Resolved(m)
+        label = f"manipulation {m.name or m.target}"
+        if m.stage not in (stage, "both"):
+            where = "a run or evaluation (weights frozen)" if stage == "test" else "training"
+            raise ManipulationError(f"{label}: stage: {m.stage!r} does not act in {where}; expected "
+                                    f"{stage!r} or 'both'")
+        if m.target == "units":
+            if m.units:
+                bad = [u for u in m.units if not 0 <= u < n_units]
+                if bad:
+                    raise ManipulationError(f"{label}: units: {bad} outside 0..{n_units - 1}")
+                r.units = torch.tensor(sorted(set(m.units)), dtype=torch.long)
+            else:
+                g = torch.Generator().manual_seed(m.seed)
+                k = int(round(m.fraction * n_units))
+                r.units = torch.randperm(n_units, generator=g)[:k].sort().values
+        if m.target == "input":
+            if m.channel not in channels:
+                raise ManipulationError(f"{label}: channel: unknown {m.channel!r}; expected one of {channels}")
+            r.channel = channels.index(m.channel)
+        if m.target in SPIKING_TARGETS and not closed_loop:
+            raise ManipulationError(f"{label}: target {m.target!r} acts on the spiking DA population of "
+                                    f"the closed loop: run with closed_loop=True (pfcda run --closed-loop)")
+        if m.target == "da_neurons":  # the expressing (light) or silenced (lesion) DA neurons
+            r.units = torch.as_tensor(da_selection(m, n_da))
+            if m.is_light:
+                r.light = light_of(m, n_da)
+        if m.target == "da_input" and circuit.critic is None:
+            raise ManipulationError(f"{label}: target 'da_input' needs an actor-critic circuit "
+                                    f"(architecture='actor_critic'); this one is "
+                                    f"{circuit.config.architecture!r}")
+        if m.phase is not None:
+            if m.phase not in phases:
+                raise ManipulationError(f"{label}: phase: unknown {m.phase!r}; protocol "
+                                        f"{task.name!r} has phases {phases}")
+            r.phase = phases.index(m.phase)
+        if m.event is not None and m.event not in events:
+            raise ManipulationError(f"{label}: event: unknown {m.event!r}; protocol {task.name!r} "
+                                    f"defines {events}")
+        if m.action == "noise":
+            r.generator = torch.Generator().manual_seed(m.seed + 7919)
+        out.append(r)
+    if closed_loop and circuit.critic is None:
+        raise ManipulationError("closed_loop: the DA population's output reaches the PFC as the actor's "
+                                "DA input, which needs an actor-critic circuit (architecture='actor_critic')")
+    return out
 
 
-class Engine:
-    """Applies a list of manipulations to one batched run (training or test) of a circuit."""
+def validate(manipulations, circuit, task, stage: str = "test", closed_loop: bool = False) -> list:
+    """Check manipulations against a circuit and task before anything runs; returns them as
+    :class:`Manipulation` objects."""
+    from pfcda.dopamine.spiking import DAParams
 
-    def __init__(self, manipulations, circuit, task, stage: str, batch_size: int, closed_loop=None):
-        self.manipulations = as_manipulations(manipulations)
+    resolved = _resolve(manipulations, circuit, task, stage, closed_loop, DAParams().n_neurons)
+    return [r.m for r in resolved]
+
+
+class Manipulated:
+    """A circuit under manipulations, for one batched run (``batch_size`` episodes of ``task``,
+    training or test): the circuit's step, with each manipulation applied where it acts.
+
+    It owns *when* they act — :meth:`active` from the task's clock (phase, trial) and the
+    previous step's events, which :meth:`observe` records — and *how*, through the circuit's
+    step hooks (inputs, units, the actor's RPE input; in closed loop the spiking DA population,
+    light, lesions and D1 receptors) and :meth:`teaching` (the DA teaching signal). With no
+    manipulations and no closed loop it is a no-op wrapper.
+    """
+
+    def __init__(self, circuit, manipulations, task, stage: str, batch_size: int, closed_loop=None):
+        n_da = closed_loop.p.n_neurons if closed_loop is not None else 0
+        self.circuit, self.task, self.stage, self.B = circuit, task, stage, batch_size
         self.closed_loop = closed_loop
-        self.stage, self.B = stage, batch_size
-        self.task = task
-        channels = circuit.input_channels()
-        phases = list(task.phase_names)
-        events = task.event_names()
-        n_units = circuit.net.n_units
-        self.resolved = []
-        for m in self.manipulations:
-            r = _Resolved(m)
-            label = f"manipulation {m.name or m.target}"
-            if m.stage not in (stage, "both"):
-                where = "a run or evaluation (weights frozen)" if stage == "test" else "training"
-                raise ValueError(f"{label}: stage: {m.stage!r} does not act in {where}; expected "
-                                 f"{stage!r} or 'both'")
-            if m.target == "units":
-                if m.units:
-                    bad = [u for u in m.units if not 0 <= u < n_units]
-                    if bad:
-                        raise ValueError(f"{label}: units: {bad} outside 0..{n_units - 1}")
-                    r.units = torch.tensor(sorted(set(m.units)), dtype=torch.long)
-                else:
-                    g = torch.Generator().manual_seed(m.seed)
-                    k = int(round(m.fraction * n_units))
-                    r.units = torch.randperm(n_units, generator=g)[:k].sort().values
-            if m.target == "input":
-                if m.channel not in channels:
-                    raise ValueError(f"{label}: channel: unknown {m.channel!r}; expected one of {channels}")
-                r.channel = channels.index(m.channel)
-            if m.target in SPIKING_TARGETS and closed_loop is None:
-                raise ValueError(f"{label}: target {m.target!r} acts on the spiking DA population of "
-                                 f"the closed loop: run with closed_loop=True (pfcda run --closed-loop)")
-            if m.target == "da_neurons":  # the expressing (light) or silenced (lesion) DA neurons
-                r.units = torch.as_tensor(da_selection(m, closed_loop.p.n_neurons))
-            if m.target == "da_input" and circuit.critic is None:
-                raise ValueError(f"{label}: target 'da_input' needs an actor-critic circuit "
-                                 f"(architecture='actor_critic'); this one is "
-                                 f"{circuit.config.architecture!r}")
-            if m.phase is not None:
-                if m.phase not in phases:
-                    raise ValueError(f"{label}: phase: unknown {m.phase!r}; protocol "
-                                     f"{task.name!r} has phases {phases}")
-                r.phase = phases.index(m.phase)
-            if m.event is not None and m.event not in events:
-                raise ValueError(f"{label}: event: unknown {m.event!r}; protocol {task.name!r} "
-                                 f"defines {events}")
-            if m.action == "noise":
-                r.generator = torch.Generator().manual_seed(m.seed + 7919)
-            self.resolved.append(r)
-        if closed_loop is not None and circuit.critic is None:
-            raise ValueError("closed_loop: the DA population's output reaches the PFC as the actor's "
-                             "DA input, which needs an actor-critic circuit (architecture='actor_critic')")
-        self.prev_events = {e: torch.zeros(batch_size, dtype=torch.bool) for e in events}
+        self.resolved = _resolve(manipulations, circuit, task, stage, closed_loop is not None, n_da)
+        self.manipulations = [r.m for r in self.resolved]
         self.any = bool(self.resolved) or closed_loop is not None
+        self._none = torch.zeros(batch_size, len(self.resolved), dtype=torch.bool)
+        self.prev_events = {e: torch.zeros(batch_size, dtype=torch.bool) for e in task.event_names()}
 
     @property
     def n(self) -> int:
         return len(self.resolved)
 
-    def _staged(self, r) -> bool:
-        return r.m.stage == "both" or r.m.stage == self.stage
+    # ---------------------------------------------------------------------------- timing
+    def active(self, trial: torch.Tensor, phase: torch.Tensor) -> torch.Tensor:
+        """[B, M] bool: which manipulations act on the step about to be taken at ``(trial,
+        phase)`` (events: those of the previous step)."""
+        if not self.resolved:
+            return self._none
+        return self._gate(trial, phase, self.prev_events)
 
-    def active(self) -> torch.Tensor:
-        """[B, M] bool: which manipulations act on the step about to be taken (its phase and
-        trial from the task's clock; events: those of the previous step)."""
-        return self.active_at(self.task.clock() if self.any else None, self.prev_events)
-
-    def active_at(self, clock, events: dict) -> torch.Tensor:
-        """[B, M] bool for a step with ``clock`` = (trial, phase) and the given events."""
+    def _gate(self, trial, phase, events) -> torch.Tensor:
         out = torch.zeros(self.B, self.n, dtype=torch.bool)
-        if not self.any:
-            return out
-        trial, phase = clock
         for j, r in enumerate(self.resolved):
-            if not self._staged(r):
+            if r.m.stage not in ("both", self.stage):
                 continue
             a = torch.ones(self.B, dtype=torch.bool)
             if r.phase is not None:
@@ -316,62 +342,84 @@ class Engine:
             out[:, j] = a
         return out
 
-    def observe(self, action: torch.Tensor, result, new_episode: torch.Tensor) -> dict:
+    def observe(self, action: torch.Tensor, result, trial: torch.Tensor, phase: torch.Tensor):
         """Record the events of the step just taken (none carry over into a new episode);
-        returns them."""
-        if not self.any:
-            return self.prev_events
-        ev = self.task.event_flags(action, result)
-        self.prev_events = {k: v & ~new_episode for k, v in ev.items()}
-        return ev
-
-    # -------------------------------------------------------------------------- effects
-    def on_input(self, x: torch.Tensor, active: torch.Tensor) -> torch.Tensor:
-        for j, r in enumerate(self.resolved):
-            if r.m.target == "input" and bool(active[:, j].any()):
-                col = _op(x[:, r.channel], r.m, active[:, j], r.generator)
-                x = torch.cat([x[:, :r.channel], col.unsqueeze(1), x[:, r.channel + 1:]], 1)
-        return x
-
-    def unit_fn(self, active: torch.Tensor):
-        todo = [(j, r) for j, r in enumerate(self.resolved)
-                if r.m.target == "units" and bool(active[:, j].any())]
-        if not todo:
+        returns [B, M] the manipulations gating *this* step's teaching signal (its phase and
+        trial, its own events), or None without manipulations."""
+        if not self.resolved:
             return None
+        events = self.task.event_flags(action, result)
+        self.prev_events = {k: v & ~result.done for k, v in events.items()}
+        return self._gate(trial, phase, events)
 
+    # --------------------------------------------------------------------------- effects
+    def step(self, obs, prev_action, prev_reward, state, active):
+        """The circuit's step with the manipulations active in ``active`` [B, M]."""
+        hooks = _Hooks(self, active) if self.any else None
+        return self.circuit.step(obs, prev_action, prev_reward, state, hooks)
+
+    def initial_state(self, batch_size: int):
+        return self.circuit.initial_state(batch_size)
+
+    def reset_where(self, state, done):
+        return self.circuit.reset_where(state, done)
+
+    @property
+    def da_rate_hz(self) -> torch.Tensor | None:
+        """[B] the DA population's pulse-window rate of the last step (closed loop), else None."""
+        if self.closed_loop is None:
+            return None
+        return torch.as_tensor(self.closed_loop.last_rate_hz, dtype=torch.float32)
+
+    def teaching(self, signal: torch.Tensor, gates: torch.Tensor) -> torch.Tensor:
+        """signal [T, B]; gates [T, B, M] (phase/trial of step t, events of step t)."""
+        for j, r in enumerate(self.resolved):
+            if r.m.target == "da_teaching" and bool(gates[..., j].any()):
+                signal = apply(signal, r.m.action, r.m.value, gates[..., j], r.generator)
+        return signal
+
+
+class _Hooks:
+    """The manipulations active on one step, as the circuit's step hooks."""
+
+    def __init__(self, owner: Manipulated, active: torch.Tensor):
+        self.owner, self.active = owner, active
+        todo = [(j, r) for j, r in enumerate(owner.resolved)
+                if r.m.target == "units" and bool(active[:, j].any())]
+        self.unit_fn = self._units(todo) if todo else None
+
+    def _units(self, todo):
         def fn(h):
             for j, r in todo:
-                mask = torch.zeros_like(h, dtype=torch.bool)
-                mask[:, r.units] = active[:, j].unsqueeze(1)
-                h = _op(h, r.m, mask, r.generator)
+                h = apply_columns(h, r.units, r.m.action, r.m.value, self.active[:, j], r.generator)
             return h
         return fn
 
-    def on_da_input(self, delta: torch.Tensor, active: torch.Tensor) -> torch.Tensor:
+    def on_input(self, x: torch.Tensor) -> torch.Tensor:
+        for j, r in enumerate(self.owner.resolved):
+            if r.m.target == "input" and bool(self.active[:, j].any()):
+                x = apply_columns(x, r.channel, r.m.action, r.m.value, self.active[:, j], r.generator)
+        return x
+
+    def on_rpe(self, delta: torch.Tensor) -> torch.Tensor:
         """The RPE that reaches the actor: ``da_input`` manipulations on δ, then, in closed loop,
         the spiking DA population (light, lesions) and the D1 gain at the target."""
-        for j, r in enumerate(self.resolved):
+        owner, active = self.owner, self.active
+        for j, r in enumerate(owner.resolved):
             if r.m.target == "da_input" and bool(active[:, j].any()):
-                delta = _op(delta, r.m, active[:, j], r.generator)
-        if self.closed_loop is None:
+                delta = apply(delta, r.m.action, r.m.value, active[:, j], r.generator)
+        if owner.closed_loop is None:
             return delta
         light, alive, gain = [], None, None
-        n_da = self.closed_loop.p.n_neurons
-        for j, r in enumerate(self.resolved):
+        n_da = owner.closed_loop.p.n_neurons
+        for j, r in enumerate(owner.resolved):
             a = active[:, j]
-            if r.m.target == "da_neurons" and r.m.action in LIGHT:
-                light.append((r.m, a.numpy(), r.units.numpy()))
+            if r.light is not None:
+                light.append((r.light, a.numpy()))
             elif r.m.target == "da_neurons":  # lesion: the silenced neurons of active episodes
                 dead = (a.unsqueeze(1) & r.units.unsqueeze(0)).reshape(-1)
-                alive = (torch.ones(self.B * n_da) if alive is None else alive) * (~dead).float()
+                alive = (torch.ones(owner.B * n_da) if alive is None else alive) * (~dead).float()
             elif r.m.target == "d1":
                 g = torch.where(a, 0.0 if r.m.action == "silence" else r.m.value, 1.0)
                 gain = g if gain is None else gain * g
-        return self.closed_loop.step(delta, light, None if alive is None else alive.numpy(), gain)
-
-    def on_teaching(self, signal: torch.Tensor, active: torch.Tensor) -> torch.Tensor:
-        """signal [T, B]; active [T, B, M] (phase/trial of step t, events of step t)."""
-        for j, r in enumerate(self.resolved):
-            if r.m.target == "da_teaching" and bool(active[..., j].any()):
-                signal = _op(signal, r.m, active[..., j], r.generator)
-        return signal
+        return owner.closed_loop.step(delta, light, None if alive is None else alive.numpy(), gain)

@@ -31,7 +31,6 @@ import torch
 
 from .spiking import Calibration, DAParams, _group
 
-LIGHT_SIGN = {"chr2": 1.0, "archt": -1.0, "nphr": -1.0}
 #: The closed loop uses the module's calibrated population (dt 0.5 ms); its transfer function is
 #: measured on the loop's own population when the loop starts, so decoding stays consistent.
 CLOSED_LOOP_PARAMS = DAParams()
@@ -57,20 +56,19 @@ class ClosedLoop:
         self.last_rate_hz = np.zeros(batch_size)
 
     def step(self, delta: torch.Tensor, light=(), lesion=None, d1_gain=None) -> torch.Tensor:
-        """δ [B] → the decoded RPE [B] the target receives. ``light``: [(manipulation with action
-        chr2/archt/nphr, active [B] bool, expressing [n_neurons] bool)]; ``lesion``:
-        [B·n_neurons] alive flags (0/1) or None; ``d1_gain`` [B] or None."""
+        """δ [B] → the decoded RPE [B] the target receives. ``light``: [(:class:`~.spiking.Light`,
+        active [B] bool)]; ``lesion``: [B·n_neurons] alive flags (0/1) or None; ``d1_gain`` [B]
+        or None."""
         d = delta.detach().cpu().numpy().astype(float) / self.rpe_scale
         amp = np.zeros((self.B, self.p.n_neurons))
         period = np.full((self.B, self.p.n_neurons), 1.0)
         width = np.zeros((self.B, self.p.n_neurons))
-        for m, mask, expressing in light:
-            on = np.asarray(mask, bool)[:, None] & expressing[None, :]
-            a = LIGHT_SIGN[m.action] * (m.value or 30.0)
-            amp = np.where(on, a, amp)
-            per = 1.0 / m.frequency_hz if m.frequency_hz > 0 else 1.0
+        for lt, mask in light:
+            on = np.asarray(mask, bool)[:, None] & lt.expressing[None, :]
+            amp = np.where(on, lt.signed_mV, amp)
+            per = 1.0 / lt.frequency_hz if lt.frequency_hz > 0 else 1.0
             period = np.where(on, per, period)
-            width = np.where(on, (m.width_ms / 1000.0) if m.frequency_hz > 0 else 1.0, width)
+            width = np.where(on, (lt.width_ms / 1000.0) if lt.frequency_hz > 0 else 1.0, width)
         rate = self.pop.window(d, amp.reshape(-1), period.reshape(-1), width.reshape(-1), lesion)
         self.last_rate_hz = rate
         out = self.calibration.decode(rate) * self.rpe_scale

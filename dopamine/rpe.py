@@ -3,7 +3,8 @@
 Two quantities, one source (Wang et al. 2018, Methods):
 
 * the one-step TD error δ_t = r_t + γ V(s_{t+1}) − V(s_t), the model's phasic DA signal used by
-  analyses (Sims 3, 4) and as the activity input of the Sim 6 actor;
+  analyses (Sims 3, 4) and, one step later, as the activity input of the Sim 6 actor
+  (:func:`previous_step_rpe`);
 * the n-step bootstrapped advantage A_t = R_t − V(s_t), R_t = Σ_{i<k} γ^i r_{t+i} + γ^k V(s_{t+k}),
   k = steps to the end of the unroll or of the episode, which is the teaching signal of the slow
   (synaptic) learner. Generalised advantage estimation with λ < 1 is offered; λ = 1 is the
@@ -26,6 +27,14 @@ def td_error(rewards: torch.Tensor, values: torch.Tensor, next_values: torch.Ten
     """One-step TD error δ_t = r_t + γ·(1 − done_t)·V_{t+1} − V_t (any matching shapes)."""
     notdone = 1.0 - dones.to(values.dtype)
     return rewards + gamma * notdone * next_values - values
+
+
+def previous_step_rpe(prev_reward: torch.Tensor, v_prev: torch.Tensor, v: torch.Tensor,
+                      start: torch.Tensor, gamma: float) -> torch.Tensor:
+    """The RPE of the step just taken, as it reaches a network at the next step (the Sim 6
+    actor's DA input): δ = (r_{t−1} + γV(s_t) − V(s_{t−1}))·(1 − start), 0 at an episode's first
+    step (``start`` 1: no step before it). Values are the critic's, read without gradient."""
+    return (prev_reward + gamma * v - v_prev) * (1.0 - start)
 
 
 def advantages(rewards: torch.Tensor, values: torch.Tensor, bootstrap: torch.Tensor,

@@ -11,7 +11,7 @@ Model (each neuron)::
     refractory 2 ms (v held at 0)
 
 with τ_m 20 ms, I_tonic 11 mV, σ 4.5 mV, k_rpe 9 mV (the values measured in
-``shared/SPIKING.md``) and v_th 19.5 mV, set here for ≈ 4 Hz tonic firing. δ(t) is the agent
+for brian2 in this project's design notes) and v_th 19.5 mV, set here for ≈ 4 Hz tonic firing. δ(t) is the agent
 step's δ, held for ``pulse_ms`` (175 ms) from the step's event time, 0 otherwise.
 
 Integration: Euler–Maruyama at dt = 0.5 ms (dt/τ_m = 0.025), the white noise ξ drawn as
@@ -22,7 +22,7 @@ in a like-for-like run) at a third of the cost, since drawing the random numbers
 (calibration, :func:`calibrate`; measured, 60 repeats, pulse-window rate): δ = −1 → 0.08 Hz,
 −0.5 → 0.5, 0 → 4.0 (tonic), +0.5 → 12.1, +1 → 22.1. At dt = 0.1 ms with v_th 20 mV (the
 first calibration) the curve was 0.02 / 0.71 / 3.71 / 11.3 / 22.6 Hz; dt 0.5 ms makes long
-renders 5× cheaper (issue #8's 1,000-episode target).
+renders 5× cheaper (the target: 1,000 bandit episodes rendered in ≤ 30 s).
 
 Time base: one agent step lasts ``step_ms`` (500 ms) of biological time; its δ (the TD error
 of that step, the transition it reports) starts at ``pulse_onset_ms`` into the step. DA
@@ -35,9 +35,11 @@ need one.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 import numpy as np
+
+from pfcda.errors import ConfigError
 
 
 @dataclass(frozen=True)
@@ -59,61 +61,40 @@ class DAParams:
         return asdict(self)
 
 
-@dataclass(frozen=True)
-class Opto:
-    """Light on the DA population: ChR2 (depolarising) or ArchT/NpHR (hyperpolarising) current
-    in a random ``expression`` fraction of the neurons, as pulse trains (``frequency_hz``,
-    ``width_ms``; frequency 0 = continuous light) lasting ``duration_ms`` from ``onset_ms``
-    into each agent step listed in ``steps`` (indices into the rendered δ sequence)."""
+#: light current amplitude when a manipulation gives none (mV, as a voltage: current × R)
+DEFAULT_LIGHT_MV = 30.0
+LIGHT_SIGN = {"chr2": 1.0, "archt": -1.0, "nphr": -1.0}
 
-    kind: str = "chr2"  #: chr2 | archt | nphr
-    steps: tuple = ()  #: the agent steps (indices) that get light
-    onset_ms: float = 0.0  #: light onset within each of those steps
-    duration_ms: float = 175.0  #: light duration per step
-    frequency_hz: float = 20.0  #: pulse frequency (0: continuous)
-    width_ms: float = 5.0  #: pulse width
-    amplitude_mV: float = 30.0  #: current amplitude (as a voltage), sign set by ``kind``
-    expression: float = 1.0  #: fraction of neurons expressing the opsin
-    seed: int = 0  #: draws the expressing neurons
+
+@dataclass(frozen=True, eq=False)
+class Light:
+    """Light on the DA population: ChR2 (depolarising) or ArchT/NpHR (hyperpolarising) current of
+    ``amplitude_mV`` in the ``expressing`` neurons ([n_neurons] bool), as a pulse train of
+    ``frequency_hz`` (0 = continuous light) and ``width_ms`` over each lit step's pulse window.
+    The closed loop (:mod:`pfcda.dopamine.closed_loop`) and the render
+    (:func:`simulate_episodes`) take it with the steps it lights."""
+
+    kind: str  #: chr2 | archt | nphr
+    amplitude_mV: float  #: current amplitude (as a voltage); its sign is the opsin's
+    frequency_hz: float  #: pulse frequency (0: continuous)
+    width_ms: float  #: pulse width
+    expressing: np.ndarray  #: [n_neurons] bool, the neurons expressing the opsin
+    name: str = ""  #: a label (the manipulation's name)
 
     def __post_init__(self):
-        if self.kind not in ("chr2", "archt", "nphr"):
-            raise ValueError(f"opto kind: expected 'chr2', 'archt' or 'nphr', got {self.kind!r}")
-        if not 0.0 <= self.expression <= 1.0:
-            raise ValueError(f"opto expression: expected a fraction in [0, 1], got {self.expression}")
-        if self.frequency_hz < 0 or self.width_ms <= 0 or self.duration_ms < 0:
-            raise ValueError("opto: frequency ≥ 0, width > 0 and duration ≥ 0 expected")
+        if self.kind not in LIGHT_SIGN:
+            raise ConfigError(f"light kind: expected one of {sorted(LIGHT_SIGN)}, got {self.kind!r}")
+        if self.frequency_hz < 0 or self.width_ms <= 0 or self.amplitude_mV < 0:
+            raise ConfigError("light: frequency ≥ 0, width > 0 and amplitude ≥ 0 expected")
 
-    def light(self, n_ms: int, step_ms: float) -> np.ndarray:
-        """[n_ms] light on (1) / off (0) in 1-ms bins."""
-        on = np.zeros(n_ms)
-        t = np.arange(int(round(self.duration_ms)))
-        if self.frequency_hz > 0:
-            pulses = (t % (1000.0 / self.frequency_hz)) < self.width_ms
-        else:
-            pulses = np.ones(len(t), bool)
-        for k in self.steps:
-            start = int(round(k * step_ms + self.onset_ms))
-            idx = start + t[pulses]
-            on[idx[idx < n_ms]] = 1.0
-        return on
+    @property
+    def signed_mV(self) -> float:
+        return LIGHT_SIGN[self.kind] * self.amplitude_mV
 
-    def mask(self, n_neurons: int) -> np.ndarray:
-        rng = np.random.default_rng(self.seed)
-        m = np.zeros(n_neurons)
-        m[rng.permutation(n_neurons)[:int(round(self.expression * n_neurons))]] = 1.0
-        return m
-
-
-@dataclass
-class DARender:
-    """Spikes and derived signals of one rendered session (numpy)."""
-
-    spike_times_s: np.ndarray  #: [n_spikes] seconds from session start
-    spike_neurons: np.ndarray  #: [n_spikes] neuron index
-    step_rate_hz: np.ndarray  #: [n_steps] population rate during each step's pulse window
-    concentration: np.ndarray  #: [n_ms] DA concentration at the target, 1 ms bins (1 = tonic)
-    params: DAParams = field(default_factory=DAParams)
+    def describe(self) -> dict:
+        """The light's settings as JSON-able values (spikes files, NWB)."""
+        return {"kind": self.kind, "amplitude_mV": self.amplitude_mV, "expression": float(np.mean(self.expressing)),
+                "frequency_hz": self.frequency_hz, "width_ms": self.width_ms, "name": self.name}
 
 
 def _group(b2, n: int, p: DAParams, drive: str, variables: str = "", namespace: dict | None = None,
@@ -129,74 +110,6 @@ def _group(b2, n: int, p: DAParams, drive: str, variables: str = "", namespace: 
                            method="euler", namespace=ns, dt=p.dt_ms * b2.ms)
     group.run_regularly("v += noise_amp * (rand() - 0.5) * int(not_refractory)", dt=p.dt_ms * b2.ms)
     return group
-
-
-def simulate(deltas, params: DAParams = DAParams(), seed: int = 0, target: str = "numpy",
-             tonic_rate_hz: float | None = None, opto=(), lesion_fraction: float = 0.0,
-             d1_gain: float = 1.0) -> DARender:
-    """Render one session: ``deltas`` [n_steps] (the circuit's δ per agent step, in order)
-    drive the population; returns its spikes, the rate in each step's pulse window and the DA
-    concentration trace. ``tonic_rate_hz`` normalises the concentration (default: the rate
-    outside pulse windows in this very run). ``opto``: :class:`Opto` light on the neurons;
-    ``lesion_fraction``: that fraction of the neurons silenced (a DA lesion); ``d1_gain``: a
-    D1 antagonist as a gain on the DA effect at the target, c_eff = 1 + gain·(c − 1)."""
-    import brian2 as b2
-
-    deltas = np.asarray(deltas, dtype=float).reshape(-1)
-    if deltas.size == 0 or not np.all(np.isfinite(deltas)):
-        raise ValueError("deltas: expected a non-empty 1-D array of finite RPEs")
-    p = params
-    if p.pulse_onset_ms < 0 or p.pulse_onset_ms + p.pulse_ms > p.step_ms:
-        raise ValueError("pulse_onset_ms + pulse_ms must fit in step_ms")
-    n_ms = int(round(len(deltas) * p.step_ms))
-    t_ms = np.arange(n_ms)
-    step = (t_ms // p.step_ms).astype(int)
-    within = t_ms - step * p.step_ms
-    in_pulse = (within >= p.pulse_onset_ms) & (within < p.pulse_onset_ms + p.pulse_ms)
-    drive = np.where(in_pulse, deltas[step], 0.0)
-
-    b2.start_scope()
-    b2.prefs.codegen.target = target
-    b2.seed(seed)
-    b2.defaultclock.dt = p.dt_ms * b2.ms
-    if not 0.0 <= lesion_fraction <= 1.0:
-        raise ValueError(f"lesion_fraction: expected a fraction in [0, 1], got {lesion_fraction}")
-    opto_drive = np.zeros((n_ms, p.n_neurons))
-    for o in opto:
-        sign = 1.0 if o.kind == "chr2" else -1.0
-        opto_drive += sign * o.amplitude_mV * np.outer(o.light(n_ms, p.step_ms), o.mask(p.n_neurons))
-    alive = np.ones(p.n_neurons)
-    alive[np.random.default_rng(seed + 17).permutation(p.n_neurons)[:int(round(lesion_fraction * p.n_neurons))]] = 0.0
-    ns = {"rpe": b2.TimedArray(drive, dt=1 * b2.ms),
-          "opto": b2.TimedArray(opto_drive * b2.mV, dt=1 * b2.ms)}
-    group = _group(b2, p.n_neurons, p, "k_rpe*rpe(t) + opto(t, i)", "alive : 1 (constant)", ns,
-                   threshold="v > v_th and alive > 0")
-    group.alive = alive
-    group.v = "rand() * v_th"
-    mon = b2.SpikeMonitor(group)
-    net = b2.Network(group, mon)
-    net.run(n_ms * b2.ms, namespace={})
-    times = np.asarray(mon.t / b2.second, dtype=float)
-    neurons = np.asarray(mon.i[:], dtype=np.int32)
-
-    ms_bins = np.bincount(np.minimum((times * 1000).astype(int), n_ms - 1), minlength=n_ms)
-    pop_rate = ms_bins / p.n_neurons * 1000.0  # Hz, 1-ms bins
-    counts = np.bincount(step[in_pulse], weights=pop_rate[in_pulse], minlength=len(deltas))
-    win = counts / np.maximum(np.bincount(step[in_pulse], minlength=len(deltas)), 1)
-    if tonic_rate_hz is None:
-        tonic_rate_hz = float(pop_rate[~in_pulse].mean()) if (~in_pulse).any() else float(pop_rate.mean())
-    conc = _low_pass(pop_rate / max(tonic_rate_hz, 1e-9), p.tau_da_ms)
-    conc = 1.0 + d1_gain * (conc - 1.0)
-    return DARender(times, neurons, win, conc, p)
-
-
-def _low_pass(x: np.ndarray, tau_ms: float) -> np.ndarray:
-    """First-order low-pass filter (1-ms bins), starting at the tonic level 1."""
-    from scipy.signal import lfilter
-
-    a = np.exp(-1.0 / tau_ms)
-    y, _ = lfilter([1 - a], [1, -a], x, zi=[a])
-    return y
 
 
 @dataclass(frozen=True)
@@ -220,14 +133,14 @@ class Calibration:
 
 def calibrate(params: DAParams = DAParams(), grid=(-1.0, -0.5, -0.25, 0.0, 0.25, 0.5, 0.75, 1.0),
               repeats: int = 8, seed: int = 0, target: str = "numpy") -> Calibration:
-    """Measure the f–I curve: each δ of ``grid`` ``repeats`` times, in one simulation."""
+    """Measure the f–I curve: each δ of ``grid`` ``repeats`` times, in random order, as the steps
+    of one rendered episode (:func:`simulate_episodes`); the pulse-window rate per δ."""
     grid = tuple(float(g) for g in grid)
     seq = np.repeat(np.array(grid), repeats)
-    rng = np.random.default_rng(seed)
-    order = rng.permutation(len(seq))
-    res = simulate(seq[order], params, seed=seed, target=target)
+    order = np.random.default_rng(seed).permutation(len(seq))
+    res = simulate_episodes(seq[order][None, :], params=params, seed=seed, target=target)
     rates = np.zeros(len(seq))
-    rates[order] = res.step_rate_hz
+    rates[order] = res["step_rate_hz"][0]
     by = rates.reshape(len(grid), repeats).mean(1)
     return Calibration(grid, tuple(float(x) for x in by), float(by[grid.index(0.0)]) if 0.0 in grid else float("nan"))
 
@@ -259,14 +172,13 @@ def simulate_episodes(deltas, lengths=None, params: DAParams = DAParams(), seed:
     of each; default all). δ enters as the step's pulse, through a TimedArray at step
     resolution. ``target``: ``numpy`` (no compiler), ``cython``, or ``cpp_standalone`` (a C++
     binary built in ``directory`` — the fastest for long runs; single-threaded, as measured in
-    shared/SPIKING.md). Returns {"spike_times_s", "spike_neurons", "spike_episodes" (times
+    for this project's model). Returns {"spike_times_s", "spike_neurons", "spike_episodes" (times
     within the episode), "step_rate_hz" [episodes, steps], "rate_10ms" [episodes, bins]
     (population rate in 10-ms bins), "build_s", "run_s"}. Spikes after an episode's end are
     dropped. ``report``: brian2's progress report (e.g. ``"text"``), for long renders.
     ``workers`` > 1: the episodes are split into that many processes, each its own simulation
     (seed + k, its own build): on 2 cores the wall time halves; the result is the same kind of
-    sample, not the same numbers as one process. ``light``: [(kind chr2|archt|nphr, amplitude
-    mV, frequency Hz (0 = continuous), width ms, expressing [n_neurons] bool, active [episodes,
+    sample, not the same numbers as one process. ``light``: [(:class:`Light`, active [episodes,
     steps] bool)] — light over the pulse window of the active steps (as in the closed loop);
     ``alive``: [n_neurons] 0/1, a chronic lesion."""
     if workers > 1 and len(np.asarray(deltas)) >= workers:
@@ -293,7 +205,7 @@ def simulate_episodes(deltas, lengths=None, params: DAParams = DAParams(), seed:
     if standalone:
         if directory is None:  # the cached build of this model structure, else a temporary one
             directory, lock = standalone_dir({"neurons": E * p.n_neurons, "steps": S, "params": p.to_dict(),
-                                              "light": [tuple(lt[:4]) for lt in light]})
+                                              "light": _light_key(light)})
             own_dir = directory is None
             if own_dir:
                 import tempfile
@@ -318,14 +230,14 @@ def simulate_episodes(deltas, lengths=None, params: DAParams = DAParams(), seed:
         ns = {"rpe": b2.TimedArray(bins, dt=grid * b2.ms), "n_per": p.n_neurons,
               "step_dur": p.step_ms * b2.ms, "onset": p.pulse_onset_ms * b2.ms}
         drive, variables = "k_rpe*rpe(t, episode)", "episode : integer (constant)\nalive : 1 (constant)"
-        for j, (kind, amp, freq, width, expressing, active) in enumerate(light):
+        for j, (lt, active) in enumerate(light):
             # light in the pulse window of the active steps, in the expressing neurons
             on = np.zeros((S * per, E), dtype=np.float32)
             for k in range(lo, hi):
                 on[k::per] = np.asarray(active, bool).T
-            sign = 1.0 if kind == "chr2" else -1.0
             ns[f"light{j}"] = b2.TimedArray(on, dt=grid * b2.ms)
-            ns[f"amp{j}"] = sign * amp * b2.mV
+            ns[f"amp{j}"] = lt.signed_mV * b2.mV
+            freq, width = lt.frequency_hz, lt.width_ms
             gate = "1" if freq <= 0 else (f"int(((t % step_dur - onset) % ({1000.0 / freq}*ms)) < "
                                           f"{width}*ms)")
             drive += f" + amp{j}*light{j}(t, episode)*expr{j}*{gate}"
@@ -333,12 +245,13 @@ def simulate_episodes(deltas, lengths=None, params: DAParams = DAParams(), seed:
         group = _group(b2, E * p.n_neurons, p, drive, variables, ns, threshold="v > v_th and alive > 0")
         group.episode = "i // n_per"
         group.alive = np.tile(np.ones(p.n_neurons) if alive is None else np.asarray(alive, float), E)
-        for j, (*_, expressing, _a) in enumerate(light):
-            setattr(group, f"expr{j}", np.tile(np.asarray(expressing, float), E))
+        for j, (lt, _active) in enumerate(light):
+            setattr(group, f"expr{j}", np.tile(np.asarray(lt.expressing, float), E))
         group.v = "rand() * v_th"
         mon = b2.SpikeMonitor(group)
+        net = b2.Network(group, mon)
         t0 = time.perf_counter()
-        b2.run(S * p.step_ms * b2.ms, namespace={}, report=report, report_period=10 * b2.second)
+        net.run(S * p.step_ms * b2.ms, namespace={}, report=report, report_period=10 * b2.second)
         if standalone:
             t0 = time.perf_counter()
         if standalone:
@@ -376,6 +289,33 @@ def simulate_episodes(deltas, lengths=None, params: DAParams = DAParams(), seed:
     return {"spike_times_s": times, "spike_neurons": neuron.astype(np.int32), "spike_episodes": ep,
             "step_rate_hz": step_rate, "rate_10ms": rate_10, "build_s": t1 - t0 if standalone else 0.0,
             "run_s": t2 - t1 if standalone else t2 - t0}
+
+
+def tonic_rate(rate_10ms: np.ndarray, lengths, params: DAParams = DAParams(), alive=None) -> float:
+    """The population's tonic rate in a render (``rate_10ms`` [episodes, bins] of
+    :func:`simulate_episodes`, each episode ``lengths`` steps): the mean outside the δ pulse
+    windows; with a lesion (``alive``), the intact population's (a lesion lowers DA release)."""
+    per_step = int(params.step_ms) // 10
+    win = np.arange(rate_10ms.shape[1]) % per_step * 10
+    pulse = (win >= params.pulse_onset_ms) & (win < params.pulse_onset_ms + params.pulse_ms)
+    valid = np.arange(rate_10ms.shape[1])[None, :] < (np.asarray(lengths) * per_step)[:, None]
+    tonic = max(float(rate_10ms[valid & ~pulse[None, :]].mean()), 1e-9)
+    if alive is not None:
+        tonic *= params.n_neurons / max(float(np.sum(alive)), 1.0)
+    return tonic
+
+
+def concentration(rate_rel: np.ndarray, params: DAParams = DAParams(), d1_gain=None) -> np.ndarray:
+    """DA concentration at the target on 10-ms bins from the population rate relative to tonic
+    (1 = tonic): first-order low-pass filtered with τ_DA, starting at the tonic level; a D1
+    antagonist (``d1_gain`` per bin) scales the DA effect at the target, c = 1 + g·(c − 1)."""
+    from scipy.signal import lfilter
+
+    a = np.exp(-10.0 / params.tau_da_ms)
+    conc, _ = lfilter([1 - a], [1, -a], rate_rel, zi=[a])
+    if d1_gain is not None:
+        conc = 1.0 + d1_gain * (conc - 1.0)
+    return conc
 
 
 def standalone_dir(key: dict):
@@ -425,11 +365,11 @@ def _in_processes(deltas, lengths, params, seed, target, directory, workers, lig
     if directory is None and target == "cpp_standalone":
         directory, lock = standalone_dir({"neurons": E * params.n_neurons, "steps": d.shape[1],
                                           "params": params.to_dict(), "workers": workers,
-                                          "light": [tuple(lt[:4]) for lt in light]})
+                                          "light": _light_key(light)})
     own_root = directory is None
     root = directory or tempfile.mkdtemp(prefix="pfcda_da_")
     jobs = [(d[a:b], lengths[a:b], params, seed + k, target, os.path.join(root, f"worker{k}"),
-             [(*lt[:5], np.asarray(lt[5])[a:b]) for lt in light], alive)
+             [(lt, np.asarray(active)[a:b]) for lt, active in light], alive)
             for k, (a, b) in enumerate(zip(cuts[:-1], cuts[1:]))]
     try:
         with ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn")) as pool:
@@ -449,6 +389,11 @@ def _in_processes(deltas, lengths, params, seed, target, directory, workers, lig
            "rate_10ms": np.concatenate([r["rate_10ms"] for r in parts]),
            "build_s": max(r["build_s"] for r in parts), "run_s": max(r["run_s"] for r in parts)}
     return out
+
+
+def _light_key(light) -> list:
+    """What of the light changes the compiled model (its kind and pulse train)."""
+    return [[lt.kind, lt.amplitude_mV, lt.frequency_hz, lt.width_ms] for lt, _ in light]
 
 
 def _worker(job):

@@ -1,4 +1,4 @@
-"""Closed-loop optogenetics and D1 blockade on the shipped Stopper circuit (issue #8's table).
+"""Closed-loop optogenetics and D1 blockade on the shipped Stopper circuit (the closed-loop table of the README).
 
 Runs the same 400 episodes (p_risky 0.125 or 0.5 each, weights frozen) without the loop and, with
 every step's RPE passing through the spiking DA population, in six conditions; prints the
@@ -7,10 +7,6 @@ fraction of risky free choices (± sem over episodes) at each p.
     python examples/stopper_closed_loop.py [--episodes 400] [--seed 1]      # ≈ 10 min on 2 cores
 """
 import argparse
-import os
-import sys
-
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 CHR2 = {"name": "ChR2 at risky loss", "target": "da_neurons", "action": "chr2", "event": "risky_unrewarded"}
 ARCHT = {"name": "ArchT at risky reward", "target": "da_neurons", "action": "archt", "frequency_hz": 0.0,
@@ -29,8 +25,8 @@ def main() -> None:
     import torch
 
     torch.set_num_threads(1)
-    from circuit.run import run
-    from protocols.stopper import risky_fraction
+    from pfcda.circuit.run import run
+    from pfcda.protocols.stopper import risky_fraction
 
     def show(name, rec):
         cells = {p: f"{m:.3f} ± {s:.3f}" for p, (m, s) in risky_fraction(rec.trials).items()}

@@ -1,45 +1,47 @@
-"""Virtual lesions of the prefrontal network: silence units, ablate input channels.
+"""Virtual lesions and other manipulations of PFC signals: the one mechanism by which units,
+input channels and the DA signals a circuit carries are silenced, scaled, shifted, clamped or
+perturbed.
 
-A lesion is a condition of an experiment, not a change of the trained weights: it sets the
-network's (non-persistent) masks for the duration of a ``with`` block, so the weight hash and the
-checkpoint are untouched.
+A lesion is a condition of an experiment, not a change of the trained weights: it acts on the
+activity (or input) as it flows through a step, where a mask says it is active, and leaves the
+weights, the checkpoint and the weight hash untouched. Declare lesions as manipulations
+(:class:`pfcda.circuit.manipulations.Manipulation`, targets ``units`` and ``input``), which
+decide *when* they act and call :func:`apply` for *how*.
 """
 from __future__ import annotations
 
-from contextlib import contextmanager
-from typing import Iterable, Sequence
-
 import torch
 
-from .network import PFCNetwork
+ACTIONS = ("silence", "scale", "add", "clamp", "noise")
 
 
-def _channel_index(net: PFCNetwork, channel, channel_names: Sequence[str] | None) -> int:
-    if isinstance(channel, int):
-        if not 0 <= channel < net.n_inputs:
-            raise ValueError(f"inputs: channel index {channel} outside 0..{net.n_inputs - 1}")
-        return channel
-    names = list(channel_names) if channel_names is not None else net.input_channels()
-    if channel not in names:
-        raise ValueError(f"inputs: unknown channel {channel!r}; expected one of {names}")
-    return names.index(channel)
+def apply(x: torch.Tensor, action: str, value: float, where: torch.Tensor,
+          generator: torch.Generator | None = None) -> torch.Tensor:
+    """``x`` with ``action`` applied where ``where`` (broadcastable to x) is true: ``silence``
+    (0), ``scale`` (× value), ``add`` (+ value), ``clamp`` (= value), ``noise`` (+ Gaussian noise
+    of SD value, drawn from ``generator``); x unchanged elsewhere."""
+    if action == "silence":
+        y = torch.zeros_like(x)
+    elif action == "scale":
+        y = x * value
+    elif action == "add":
+        y = x + value
+    elif action == "clamp":
+        y = torch.full_like(x, value)
+    elif action == "noise":
+        y = x + value * torch.randn(x.shape, generator=generator, dtype=x.dtype)
+    else:
+        raise ValueError(f"action: expected one of {ACTIONS}, got {action!r}")
+    return torch.where(where, y, x)
 
 
-@contextmanager
-def lesioned(net: PFCNetwork, units: Iterable[int] = (), inputs: Iterable = (),
-             channel_names: Sequence[str] | None = None):
-    """Silence ``units`` (hidden-unit indices) and ablate ``inputs`` (channel names or indices,
-    e.g. ``"prev_reward"``) inside the block; restores the masks afterwards."""
-    old_gain, old_mask = net.input_gain.clone(), net.unit_mask.clone()
-    try:
-        for u in units:
-            if not (isinstance(u, int) or hasattr(u, "__index__")) or not 0 <= int(u) < net.n_units:
-                raise ValueError(f"units: expected indices in 0..{net.n_units - 1}, got {u!r}")
-            net.unit_mask[int(u)] = 0.0
-        for ch in inputs:
-            net.input_gain[_channel_index(net, ch, channel_names)] = 0.0
-        yield net
-    finally:
-        with torch.no_grad():
-            net.input_gain.copy_(old_gain)
-            net.unit_mask.copy_(old_mask)
+def apply_columns(x: torch.Tensor, columns: torch.Tensor | int, action: str, value: float,
+                  active: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+    """:func:`apply` to the given columns of ``x`` [B, n] (units, or one input channel) in the
+    episodes where ``active`` [B]."""
+    if isinstance(columns, int):  # one input channel
+        col = apply(x[:, columns], action, value, active, generator)
+        return torch.cat([x[:, :columns], col.unsqueeze(1), x[:, columns + 1:]], 1)
+    mask = torch.zeros_like(x, dtype=torch.bool)
+    mask[:, columns] = active.unsqueeze(1)
+    return apply(x, action, value, mask, generator)

@@ -26,6 +26,7 @@ class StepOutput:
     value: torch.Tensor  #: [B] state-value estimate V(s_t)
     state: tuple  #: the new recurrent state: (h, c) for an LSTM, (h,) otherwise
     activity: torch.Tensor  #: [B, n_units] hidden-unit activity h_t (after any lesion)
+    cell: torch.Tensor | None = None  #: [B, n_units] LSTM cell state c_t (LSTM cores)
     rpe_input: torch.Tensor | None = None  #: [B] the RPE fed to the actor (actor-critic circuits)
 
 
@@ -54,11 +55,6 @@ class PFCNetwork(nn.Module):
         self.value = nn.Linear(n_units, 1)
         n_state = 2 if core == "lstm" else 1
         self.init_state = nn.Parameter(torch.zeros(n_state, n_units))
-        # Lesion masks: buffers, so they travel with the module but are never trained.
-        # Non-persistent: a lesion is an experimental condition, not part of the trained weights,
-        # so it is neither saved in checkpoints nor part of the weight hash.
-        self.register_buffer("input_gain", torch.ones(self.n_inputs), persistent=False)
-        self.register_buffer("unit_mask", torch.ones(n_units), persistent=False)
 
     # ----------------------------------------------------------------- input channel names
     def input_channels(self, obs_names=None, action_names=None) -> list[str]:
@@ -72,8 +68,8 @@ class PFCNetwork(nn.Module):
         """The learned initial state, expanded to a batch."""
         s = self.init_state.unsqueeze(1).expand(-1, batch_size, -1)
         if self.core_type == "lstm":
-            return (s[0] * self.unit_mask, s[1])
-        return (s[0] * self.unit_mask,)
+            return (s[0], s[1])
+        return (s[0],)
 
     def make_input(self, obs: torch.Tensor, prev_action: torch.Tensor, prev_reward: torch.Tensor) -> torch.Tensor:
         """Concatenate observation ⊕ one-hot previous action ⊕ previous reward.
@@ -89,20 +85,20 @@ class PFCNetwork(nn.Module):
         """One step: input x [B, n_inputs] and recurrent state → readouts, new state, activity.
 
         unit_fn: optional function applied to the new hidden activity h [B, n_units] before the
-        readouts and before it is carried to the next step (unit manipulations)."""
-        x = x * self.input_gain
+        readouts and before it is carried to the next step (unit manipulations and lesions,
+        :mod:`pfcda.pfc.lesions`)."""
         if self.core_type == "lstm":
             h, c = self.cell(x, state)
-            h = h * self.unit_mask
             if unit_fn is not None:
                 h = unit_fn(h)
             new_state = (h, c)
         else:
-            h = self.cell(x, state[0]) * self.unit_mask
+            h = self.cell(x, state[0])
+            c = None
             if unit_fn is not None:
                 h = unit_fn(h)
             new_state = (h,)
-        return StepOutput(self.policy(h), self.value(h).squeeze(-1), new_state, h)
+        return StepOutput(self.policy(h), self.value(h).squeeze(-1), new_state, h, c)
 
     @staticmethod
     def reset_where(state: tuple, done: torch.Tensor, init: tuple) -> tuple:

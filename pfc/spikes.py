@@ -5,7 +5,7 @@ sets its firing rate for that step's ``step_ms`` of biological time,
 ``r = r_min + (r_max − r_min)·(h + 1)/2`` (1–40 Hz by default). Spikes are an inhomogeneous
 Poisson process in continuous time with an absolute refractory period (a spike is dropped when
 the same unit fired within ``refractory_ms``; a dead-time process). Plain numpy, vectorised over
-units and steps, cost ∝ spikes (faster than a brian2 PoissonGroup for this; shared/SPIKING.md).
+units and steps, cost ∝ spikes (measured: faster than a brian2 PoissonGroup for this).
 """
 from __future__ import annotations
 

@@ -17,6 +17,7 @@ are skipped: no update, not scored, and the previous choice is kept.
 from __future__ import annotations
 
 import numpy as np
+from scipy.optimize import minimize
 
 from .base import episode_positions
 
@@ -109,8 +110,6 @@ def fit(trials: dict, model: str = "rw", starts: int = 5, seed: int = 0) -> dict
     parameters shared by all sessions of the table. Returns ``{"model", "params", "loglik",
     "n_choices", "likelihood_per_choice", "bic", "loglik_fn"}``; ``loglik_fn(other)`` scores
     the fitted parameters on other (held-out) trials."""
-    from scipy.optimize import minimize
-
     if model not in MODELS:
         raise ValueError(f"model: expected one of {sorted(MODELS)}, got {model!r}")
     names = MODELS[model]

@@ -1,12 +1,10 @@
 import os
-import sys
 
 import pytest
 import torch
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-if ROOT not in sys.path:
-    sys.path.insert(0, ROOT)
+os.environ.setdefault("PYNWB_NO_CACHE_DIR", "1")
 
 torch.set_num_threads(1)  # tests share a 2-core machine with pytest itself
 
@@ -24,7 +22,7 @@ def shared_dir():
 @pytest.fixture(scope="session")
 def shipped():
     """The shipped checkpoints, loaded once: name → Circuit."""
-    from circuit.agent import load_checkpoint, shipped_checkpoints
+    from pfcda.circuit.io.checkpoint import load_checkpoint, shipped_checkpoints
 
     return {name: load_checkpoint(path)[0] for name, path in shipped_checkpoints().items()}
 
@@ -33,10 +31,8 @@ def shipped():
 def shipped_stats(shipped):
     """``get(name, episodes, **task_overrides)``: the protocol analysis of a frozen run of the
     shipped checkpoint ``name`` (seed 0), cached; skips where that checkpoint is not shipped."""
-    import importlib
-
-    from circuit.run import run
-    from protocols import REGISTRY
+    from pfcda import protocols
+    from pfcda.circuit.run import run
 
     cache = {}
 
@@ -47,7 +43,7 @@ def shipped_stats(shipped):
         if key not in cache:
             protocol = shipped[name].config.protocol
             rec = run(name, episodes=episodes, seed=0, task_overrides=task_overrides or None)
-            cache[key] = importlib.import_module(REGISTRY[protocol][0]).analyze(rec)["stats"]
+            cache[key] = protocols.get(protocol).analyze(rec)["stats"]
         return cache[key]
 
     return get

@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 import torch
 
-from protocols import bandit_agents as ba
-from protocols.bandit import BanditTask
+from pfcda.protocols.bandit import BanditTask
+from pfcda.protocols.bandit import agents as ba
 
 
 def test_bayes_optimal_exact_values():

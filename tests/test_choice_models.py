@@ -3,7 +3,7 @@ from simulated sessions, and trial-by-trial scoring of a frozen foraging circuit
 import numpy as np
 import pytest
 
-from protocols import choice_models as cm
+from pfcda.protocols import choice_models as cm
 
 
 def _blocks(E=12, T=300, seed=0):
@@ -81,19 +81,19 @@ def test_bad_input_is_named():
 def test_circuit_scored_on_its_own_choices_reproduces_its_policy(tmp_path):
     """Teacher forcing a matching circuit with its own recorded choices and rewards gives back
     the log-odds its policy had when it chose (to float precision)."""
-    from circuit.agent import load_checkpoint
-    from circuit.recording import read_recording
-    from circuit.run import run
-    from circuit.scoring import choice_log_odds
+    from pfcda.circuit.io.checkpoint import load_checkpoint
+    from pfcda.circuit.io.recording import read_recording
+    from pfcda.circuit.lab.scoring import log_odds
+    from pfcda.circuit.run import run
 
     run("matching", episodes=6, seed=3, out=str(tmp_path / "m.h5"), progress=False)
     rec = read_recording(str(tmp_path / "m.h5"))
     tr = {k: np.asarray(v) for k, v in rec.trials.items()}
     tr["choice"] = tr["choice"].astype(int) - 1
     circuit, _ = load_checkpoint("matching")
-    z, d = choice_log_odds(circuit, tr)
+    z, _, scored = log_odds(circuit, tr)
     pol = rec.steps["policy"][rec.steps["phase"] == 1]
     z_rec = np.log(pol[:, 2]) - np.log(pol[:, 1])
     valid = tr["choice"] >= 0
-    assert d["scored"].sum() == valid.sum()
-    np.testing.assert_allclose(z[d["scored"]], z_rec[valid], atol=1e-4)
+    assert scored.sum() == valid.sum()
+    np.testing.assert_allclose(z[scored], z_rec[valid], atol=1e-4)

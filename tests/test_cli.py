@@ -10,8 +10,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def pfcda(*args, check=True):
-    env = {**os.environ, "PYTHONPATH": ROOT + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    p = subprocess.run([sys.executable, "-m", "circuit.cli", *args], capture_output=True,
+    env = dict(os.environ)
+    p = subprocess.run([sys.executable, "-m", "pfcda", *args], capture_output=True,
                        text=True, env=env, timeout=300)
     if check:
         assert p.returncode == 0, p.stderr
@@ -19,10 +19,11 @@ def pfcda(*args, check=True):
 
 
 def test_help_does_not_import_torch():
-    code = ("import sys, circuit.cli as c\n"
+    code = ("import sys, pfcda.circuit.cli as c\n"
             "try:\n    c.main(['--help'])\nexcept SystemExit:\n    pass\n"
             "assert 'torch' not in sys.modules, 'torch imported by --help'")
-    subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT, capture_output=True)
+    env = {k: v for k, v in os.environ.items() if k != "PFCDA_PROTOCOLS"}
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT, capture_output=True, env=env)
 
 
 def test_protocols_and_checkpoints_listings():

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from circuit.run import run
-from protocols.stopper import risky_fraction
+from pfcda.circuit.run import run
+from pfcda.protocols.stopper import risky_fraction
 
 pytest.importorskip("brian2")
 
@@ -85,8 +85,8 @@ def test_spiking_manipulations_need_the_loop_and_are_validated():
 
 def test_lesion_and_partial_expression():
     """A 50 % DA lesion halves the population rate; light reaches only the expressing fraction."""
-    from dopamine.closed_loop import ClosedLoop
-    from circuit.manipulations import Manipulation
+    from pfcda.dopamine.closed_loop import ClosedLoop
+    from pfcda.dopamine.spiking import Light
 
     loop = ClosedLoop(60, seed=1)
     d = torch.zeros(60)
@@ -95,10 +95,9 @@ def test_lesion_and_partial_expression():
     alive.reshape(60, 40)[:, :20] = 0
     loop.step(d, lesion=alive)
     assert abs(loop.last_rate_hz.mean() / base.mean().item() - 0.5) < 0.15
-    m = Manipulation(target="da_neurons", action="chr2", fraction=0.25)
     expressing = np.zeros(40, bool)
     expressing[:10] = True
-    loop.step(d, light=[(m, np.ones(60, bool), expressing)])
+    loop.step(d, light=[(Light("chr2", 30.0, 20.0, 5.0, expressing), np.ones(60, bool))])
     quarter = loop.last_rate_hz.mean()
-    loop.step(d, light=[(m, np.ones(60, bool), np.ones(40, bool))])
+    loop.step(d, light=[(Light("chr2", 30.0, 20.0, 5.0, np.ones(40, bool)), np.ones(60, bool))])
     assert loop.last_rate_hz.mean() > quarter > base.mean().item()

@@ -5,9 +5,10 @@ import pytest
 
 pytest.importorskip("brian2")
 
-from circuit.recording import read_recording  # noqa: E402
-from circuit.run import run  # noqa: E402
-from circuit.spikes import read_spikes, render  # noqa: E402
+from pfcda.circuit.io.recording import read_recording  # noqa: E402
+from pfcda.circuit.io.spikes import read_spikes
+from pfcda.circuit.render import render  # noqa: E402
+from pfcda.circuit.run import run  # noqa: E402
 
 CHR2 = {"name": "ChR2 at risky loss", "target": "da_neurons", "action": "chr2",
         "event": "risky_unrewarded", "fraction": 0.5}
@@ -36,7 +37,7 @@ def test_closed_loop_stimulation_is_rendered_and_recorded(tmp_path):
     assert np.corrcoef(rec.steps["da_rate_hz"][1:][same], sp["da/step_rate_hz"][:-1][same])[0, 1] > 0.9
     # the Stopper DA responses by outcome: a burst for the risky reward (+4), and at the risky
     # losses — a pause without light (≈ 0.9 spikes/s measured) — the ChR2 drive
-    from protocols.stopper import spike_analyses
+    from pfcda.protocols.stopper import spike_analyses
 
     v = {k: x["value"] for k, x in spike_analyses(rec, sp)["stats"].items()}
     assert v["da_rate_risky_rewarded"] > v["da_baseline"] + 8
@@ -46,7 +47,7 @@ def test_closed_loop_stimulation_is_rendered_and_recorded(tmp_path):
     import os
 
     os.environ.setdefault("PYNWB_NO_CACHE_DIR", "1")
-    from circuit.nwb_spikes import export_spikes_nwb, read_spikes_nwb
+    from pfcda.circuit.io.nwb_spikes import export_spikes_nwb, read_spikes_nwb
 
     export_spikes_nwb(str(tmp_path / "sp.h5"), str(tmp_path / "sp.nwb"))
     back = read_spikes_nwb(str(tmp_path / "sp.nwb"))
@@ -70,7 +71,7 @@ def test_bromberg_martin_psth(reversal):
     of its new value. Measured (60 episodes): baseline 3.8, rewarded 8.2 / 7.7 / 8.3 (before,
     experienced, inferred), unrewarded 1.4 / 1.3 / 1.4 spikes/s; monkeys 5; 18 / 22 / 10.5;
     2.5 / 1 / 3."""
-    from protocols.reversal import spike_analyses
+    from pfcda.protocols.reversal import spike_analyses
 
     rec, sp = reversal
     st = spike_analyses(rec, sp)["stats"]
@@ -85,8 +86,8 @@ def test_bromberg_martin_psth(reversal):
 def test_psth_follows_the_rpe_not_the_cue(reversal):
     """Control for the mechanism: aligned on the same cue onsets, sorting trials by the sign of
     the circuit's δ separates the DA responses; sorting by the cue's side does not."""
-    from dopamine.spiking import psth
-    from protocols.reversal import cue_rpe_table
+    from pfcda.dopamine.spiking import psth
+    from pfcda.protocols.reversal import cue_rpe_table
 
     rec, sp = reversal
     t = cue_rpe_table(rec)
@@ -102,7 +103,7 @@ def test_latent_state_decoded_from_pfc_spikes(reversal):
     """Fig. 4c as on electrophysiology: the latent state is read from the PFC units' spike counts
     in the fixation step (measured 0.95 on 60 episodes; from the unit activity itself 0.99);
     shuffling the labels across trials takes it to chance."""
-    from protocols.reversal import pfc_spike_decoding
+    from pfcda.protocols.reversal import pfc_spike_decoding
 
     rec, sp = reversal
     assert sp["pfc/n_units"] == 48

@@ -3,8 +3,7 @@ import numpy as np
 import pytest
 import torch
 
-from protocols.harlow import (FIXATE, LEFT, RIGHT, HarlowTask, accuracy_by_trial,
-                              learning_set_curve, object_pools)
+from pfcda.protocols.harlow import FIXATE, LEFT, RIGHT, HarlowTask, accuracy_by_trial, learning_set_curve, object_pools
 
 
 def test_pools_are_disjoint_fixed_and_without_repeats():
@@ -22,7 +21,7 @@ def test_rewarded_object_pays_wherever_it_appears():
     B = 200
     obs = task.reset(B, g)
     F = task.features
-    good = task.objects[task.obj_idx[:, 0]]
+    good = task.objects[task.params["objects"][:, 0]]
     total = torch.zeros(B)
     for k in range(6):
         assert torch.all(obs[:, 0] == 1) and torch.all(obs[:, 1:] == 0)  # fixation: no objects
@@ -50,14 +49,14 @@ def test_wrong_object_and_no_choice_cost_one():
     task.reset(3, torch.Generator().manual_seed(1))
     r = task.step(torch.tensor([LEFT, FIXATE, RIGHT]))
     assert torch.allclose(r.reward, torch.tensor([0.0, 0.2, 0.0]))  # breaking fixation: no penalty
-    left_good = task.rewarded_left[:, 0]
+    left_good = task.params["rewarded_left"][:, 0]
     wrong = torch.where(left_good, RIGHT, LEFT)
     r = task.step(torch.stack([wrong[0], torch.tensor(FIXATE), torch.where(left_good, LEFT, RIGHT)[2]]))
     assert r.reward.tolist() == [-1.0, -1.0, 1.0]
     assert r.info["error"].tolist() == [False, True, False]
     F = task.features
     assert torch.all(r.obs[1, 1 + 2 * F:] == 0)  # nothing selected, nothing centred
-    bad = task.objects[task.obj_idx[0, 1]]
+    bad = task.objects[task.params["objects"][0, 1]]
     assert torch.equal(r.obs[0, 1 + 2 * F:], bad)
 
 

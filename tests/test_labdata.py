@@ -5,9 +5,9 @@ import os
 import numpy as np
 import pytest
 
-from protocols import labdata
-from protocols.matching import choice_history_kernel
-from protocols.twostep import miller_glm, stay_probabilities
+from pfcda.protocols import labdata
+from pfcda.protocols.matching import choice_history_kernel
+from pfcda.protocols.twostep import miller_glm, stay_probabilities
 
 
 def _table(t):
@@ -102,11 +102,11 @@ def test_compare_cli_side_by_side(tmp_path):
     import subprocess
     import sys
 
-    from circuit.run import run
+    from pfcda.circuit.run import run
 
     run("twostep_miller", episodes=20, seed=0, out=str(tmp_path / "ts.h5"))
     env = {**os.environ, "PYTHONPATH": os.path.dirname(os.path.dirname(os.path.abspath(__file__)))}
-    out = subprocess.run([sys.executable, "-m", "circuit.cli", "compare", "twostep", "--model",
+    out = subprocess.run([sys.executable, "-m", "pfcda", "compare", "twostep", "--model",
                           str(tmp_path / "ts.h5"), "--lab", "rats", "--bootstrap", "5", "--json",
                           "--figures", str(tmp_path / "figs")], capture_output=True, text=True, env=env)
     assert out.returncode == 0, out.stderr
@@ -121,10 +121,11 @@ def test_compare_cli_side_by_side(tmp_path):
 def test_hbayesdm_two_step_export_keeps_the_transition_convention(tmp_path):
     import pandas as pd
 
-    from circuit.run import run
+    from pfcda.circuit.io.export import export_hbayesdm
+    from pfcda.circuit.run import run
 
-    rec = run("twostep_miller", episodes=5, seed=1)
-    res = labdata.to_hbayesdm(rec.trials, "twostep", str(tmp_path / "ts.txt"))
+    rec = run("twostep_miller", episodes=5, seed=1, out=str(tmp_path / "ts.h5"))
+    res = export_hbayesdm(str(tmp_path / "ts.h5"), str(tmp_path / "ts.txt"))
     df = pd.read_csv(tmp_path / "ts.txt", sep="\t")
     assert res == {"task": "ts", "rows": 500, "left_out": 0}
     assert list(df.columns) == ["subjID", "trial", "level1_choice", "level2_choice", "reward",
@@ -132,22 +133,23 @@ def test_hbayesdm_two_step_export_keeps_the_transition_convention(tmp_path):
     # hBayesDM: options 1-2 are in the state reached commonly from level-1 choice 1
     common = df["level1_choice"] == np.where(df["level2_choice"] <= 2, 1, 2)
     assert np.array_equal(common.to_numpy(), rec.trials["common"])
-    with pytest.raises(ValueError, match="hBayesDM export supports"):
-        labdata.to_hbayesdm(rec.trials, "harlow", str(tmp_path / "x.txt"))
+    run("harlow", episodes=2, seed=1, out=str(tmp_path / "h.h5"))
+    with pytest.raises(ValueError, match="protocol 'harlow' has no hBayesDM layout"):
+        export_hbayesdm(str(tmp_path / "h.h5"), str(tmp_path / "x.txt"))
 
 
 @pytest.mark.parametrize("name", ["twostep_miller", "twostep_daw"])
 def test_teacher_forced_scoring_reproduces_the_circuits_own_policy(name):
-    from circuit.agent import load_checkpoint
-    from circuit.run import run
-    from circuit.scoring import twostep_log_odds
+    from pfcda.circuit.io.checkpoint import load_checkpoint
+    from pfcda.circuit.lab.scoring import log_odds
+    from pfcda.circuit.run import run
 
     circ, _ = load_checkpoint(name)
     rec = run(circ, episodes=4, seed=3)
-    z, d = twostep_log_odds(circ, rec.trials)
+    z, _, scored = log_odds(circ, rec.trials)
     pol = rec.steps["policy"][rec.steps["phase"] == 1]
     assert np.allclose(z.reshape(-1), np.log(pol[:, 2]) - np.log(pol[:, 1]), atol=1e-4)
-    assert d["scored"].all()
+    assert scored.all()
 
 
 def test_incongruent_rats_are_mapped_into_the_task_frame():
@@ -160,8 +162,8 @@ def test_incongruent_rats_are_mapped_into_the_task_frame():
 def test_ragged_hybrid_fit_recovers_parameters_with_forced_and_violation_trials():
     import torch
 
-    from protocols import twostep_agents as A
-    from protocols.twostep import TwoStepTask
+    from pfcda.protocols.twostep import TwoStepTask
+    from pfcda.protocols.twostep import agents as A
 
     true = [0.5, 0.5, 0.6, 4.0, 4.0, 0.3, 0.7]
     probs = TwoStepTask("miller").sample_params(40, torch.Generator().manual_seed(4))["probs"].numpy()

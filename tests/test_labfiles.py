@@ -7,8 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from protocols import labdata
-from protocols.twostep import stay_probabilities
+from pfcda.protocols import labdata
+from pfcda.protocols.twostep import stay_probabilities
 
 NAN = float("nan")
 
@@ -300,7 +300,7 @@ def test_flipped_subjects_take_their_option_probabilities_along(tmp_path):
     frame — and the four option probabilities swap states with them."""
     import numpy as np
 
-    from protocols.labdata import load_mapped
+    from pfcda.protocols.labdata import load_mapped
 
     rng = np.random.default_rng(0)
     rows = ["subj,choice,state,reward,pa1,pa2,pb1,pb2"]

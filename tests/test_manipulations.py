@@ -3,8 +3,8 @@ circuit (lesions), the teaching-signal blockade, and TOML ≡ Python."""
 import numpy as np
 import pytest
 
-from circuit.manipulations import Manipulation, load_toml
-from circuit.run import run
+from pfcda.circuit.manipulations import Manipulation, load_toml
+from pfcda.circuit.run import run
 
 
 @pytest.mark.parametrize("fields,message", [
@@ -41,8 +41,8 @@ def test_manipulations_invalid_for_the_circuit_fail_before_running(fields, messa
 def test_silencing_all_units_or_the_reward_input_gives_chance_and_lesions_degrade_gradually():
     """LTRL's lesion and a lesion sweep on the independent bandit's own distribution of arm
     probabilities (random choice: regret E|p1 − p2|/2 × 100 trials = 16.7 per episode)."""
-    from circuit.agent import load_checkpoint
-    from circuit.lesion_sweep import lesion_sweep
+    from pfcda.circuit.io.checkpoint import load_checkpoint
+    from pfcda.circuit.lesion_sweep import lesion_sweep
 
     circ, _ = load_checkpoint("bandit_independent")
     h0 = circ.weight_hash()
@@ -120,8 +120,8 @@ trials = [20, 50]
 
 
 def test_teaching_signal_blockade_as_a_manipulation_equals_da_gain_zero():
-    from circuit.config import CircuitConfig, TrainConfig
-    from circuit.train import train
+    from pfcda.circuit.config import CircuitConfig, TrainConfig
+    from pfcda.circuit.train import train
 
     base = dict(circuit=CircuitConfig(protocol="bandit", task={"variant": "independent"}),
                 steps=20 * 32 * 20, batch_size=32, t_max=20, eval_every=0, checkpoint_every=0)
@@ -136,8 +136,8 @@ def test_a_manipulation_for_another_stage_is_an_error_not_a_silent_no_op():
     with pytest.raises(ValueError, match=r"stage: 'train' does not act in a run"):
         run("bandit_independent", episodes=2, manipulations=[
             {"target": "units", "action": "silence", "units": [0], "stage": "train"}])
-    from circuit.config import CircuitConfig, TrainConfig
-    from circuit.train import train
+    from pfcda.circuit.config import CircuitConfig, TrainConfig
+    from pfcda.circuit.train import train
 
     with pytest.raises(ValueError, match=r"stage: 'test' does not act in training"):
         train(TrainConfig(circuit=CircuitConfig(), steps=640, batch_size=32, eval_every=0,

@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 import torch
 
-from protocols import matching
-from protocols.matching import FIXATE, LEFT, RIGHT, MatchingTask
+from pfcda.protocols import matching
+from pfcda.protocols.matching import FIXATE, LEFT, RIGHT, MatchingTask
 
 
 def _play(task, choices_per_trial, batch=4000, seed=0):

@@ -8,9 +8,10 @@
 import numpy as np
 import pytest
 
-from circuit.config import CircuitConfig, TrainConfig
-from circuit.evaluate import evaluate_bandit, rollout
-from circuit.train import train
+from pfcda.circuit.config import CircuitConfig, TrainConfig
+from pfcda.circuit.evaluate import evaluate_bandit, rollout
+from pfcda.circuit.manipulations import Manipulation
+from pfcda.circuit.train import train
 
 # A short, fast meta-training run: 20-trial correlated bandits, a small LSTM.
 SHORT = dict(steps=1_500_000, batch_size=128, t_max=20, optimizer="adam", lr=1e-2, beta_e=0.01,
@@ -54,7 +55,8 @@ def test_reward_input_lesion_gives_chance(shipped, name, chance):
     circuit = shipped[name]
     intact = evaluate_bandit(circuit, episodes=1000, seed=1, agents=())["agents"]["circuit"]
     res = evaluate_bandit(circuit, episodes=1000, seed=1, agents=(),
-                          lesion={"inputs": ["prev_reward"]})["agents"]["circuit"]
+                          manipulations=[Manipulation(target="input", action="silence",
+                                                      channel="prev_reward")])["agents"]["circuit"]
     # Without the reward input, choices cannot depend on the arm probabilities: expected regret
     # is exactly chance (E[max p] − E[p] per trial); the sem here is ≈ 0.3–0.5.
     assert res["regret"] == pytest.approx(chance, abs=4 * res["regret_sem"] + 0.2)
@@ -73,8 +75,8 @@ def test_da_teaching_blockade_prevents_model_based_two_step_behaviour():
     """The paper's prediction 1 (protocols.md §8.5): interfering with phasic DA during training
     prevents model-based control from emerging. Small budget: 30-trial two-step episodes,
     24 units, 1.2 M steps; the blockade is a manipulation of the teaching signal."""
-    from circuit.evaluate import iter_batches
-    from protocols.twostep import stay_probabilities
+    from pfcda.circuit.rollout import iter_batches
+    from pfcda.protocols.twostep import stay_probabilities
 
     def trained(manipulations):
         cfg = TrainConfig(circuit=CircuitConfig(protocol="twostep", n_units=24, task={

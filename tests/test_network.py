@@ -2,8 +2,8 @@
 import pytest
 import torch
 
-from pfc.lesions import lesioned
-from pfc.network import PFCNetwork
+from pfcda.pfc.lesions import apply, apply_columns
+from pfcda.pfc.network import PFCNetwork
 
 
 @pytest.mark.parametrize("core", ["lstm", "gru", "rnn"])
@@ -34,24 +34,23 @@ def test_lesions_silence_units_and_inputs_without_touching_weights():
     net = PFCNetwork(1, 2, 6)
     before = net.weight_hash()
     x = net.make_input(torch.ones(2, 1), torch.tensor([0, 1]), torch.tensor([1.0, 0.0]))
-    with lesioned(net, units=[0, 3], inputs=["prev_reward"]):
-        out = net.step(x, net.initial_state(2))
-        assert torch.all(out.activity[:, [0, 3]] == 0)
-        assert net.input_gain[-1] == 0
-    assert torch.all(net.unit_mask == 1) and torch.all(net.input_gain == 1)
-    assert net.weight_hash() == before
-    assert "unit_mask" not in net.state_dict()
+    everywhere = torch.ones(2, dtype=torch.bool)
+    lesioned = apply_columns(x, net.n_inputs - 1, "silence", 0.0, everywhere)  # prev_reward removed
+    assert torch.all(lesioned[:, -1] == 0) and torch.equal(lesioned[:, :-1], x[:, :-1])
+    x = lesioned
+    out = net.step(x, net.initial_state(2),
+                   unit_fn=lambda h: apply_columns(h, torch.tensor([0, 3]), "silence", 0.0, everywhere))
+    assert torch.all(out.activity[:, [0, 3]] == 0) and torch.all(out.state[0][:, [0, 3]] == 0)
+    assert torch.any(out.activity[:, [1, 2, 4, 5]] != 0)
+    assert net.weight_hash() == before  # a lesion acts on activity, never on the weights
 
 
-def test_lesion_errors_name_the_field():
-    net = PFCNetwork(1, 2, 6)
-    with pytest.raises(ValueError, match="units"):
-        with lesioned(net, units=[6]):
-            pass
-    with pytest.raises(ValueError, match="inputs: unknown channel 'reward'"):
-        with lesioned(net, inputs=["reward"]):
-            pass
-    assert torch.all(net.unit_mask == 1)  # restored even after the error
+def test_lesion_acts_only_where_active():
+    h = torch.ones(3, 4)
+    out = apply_columns(h, torch.tensor([1]), "scale", 0.5, torch.tensor([True, False, True]))
+    assert out[0, 1] == 0.5 and out[1, 1] == 1.0 and out[2, 1] == 0.5 and torch.all(out[:, 0] == 1)
+    with pytest.raises(ValueError, match="action"):
+        apply(h, "boost", 1.0, torch.ones(3, 4, dtype=torch.bool))
 
 
 def test_bad_core():

@@ -10,8 +10,8 @@ os.environ.setdefault("PYNWB_NO_CACHE_DIR", "1")
 pytest.importorskip("pynwb", reason="NWB export needs pynwb (pip install 'pfcda[nwb]')")
 h5py = pytest.importorskip("h5py")
 
-from circuit.nwb import validate_nwb  # noqa: E402
-from circuit.nwb_spikes import export_spikes_nwb, read_spikes_nwb  # noqa: E402
+from pfcda.circuit.io.nwb import validate_nwb  # noqa: E402
+from pfcda.circuit.io.nwb_spikes import export_spikes_nwb, read_spikes_nwb  # noqa: E402
 
 SPIKE_KEYS = ("da/spike_times_s", "da/spike_neurons", "pfc/spike_times_s", "pfc/spike_units")
 STIM_KEYS = ("stim/on_s", "stim/off_s")
@@ -70,7 +70,7 @@ def write_spikes(path, seed=0, n_da=12, n_pfc=7, stim=True, population="both"):
 
 
 def _assert_round_trip(spikes_path, back):
-    from circuit.spikes import read_spikes
+    from pfcda.circuit.io.spikes import read_spikes
 
     orig = read_spikes(spikes_path)
     for tk, uk in (SPIKE_KEYS[:2], SPIKE_KEYS[2:]):
@@ -156,14 +156,14 @@ def test_not_a_spikes_file_is_a_clear_error(tmp_path):
         export_spikes_nwb(str(other), str(tmp_path / "o.nwb"))
     text = tmp_path / "text.h5"
     text.write_text("not hdf5")
-    with pytest.raises(ValueError, match="text.h5.*not a pfcda spikes file"):
+    with pytest.raises(ValueError, match="text.h5.*not a readable HDF5 file"):
         export_spikes_nwb(str(text), str(tmp_path / "t.nwb"))
     assert not (tmp_path / "o.nwb").exists() and not (tmp_path / "t.nwb").exists()
 
 
 @pytest.fixture(scope="module")
 def recording(tmp_path_factory):
-    from circuit.run import run
+    from pfcda.circuit.run import run
 
     path = tmp_path_factory.mktemp("rec") / "h.h5"
     run("harlow", episodes=1, seed=0, out=str(path))
@@ -177,7 +177,7 @@ def recording(tmp_path_factory):
 def test_a_rendered_recording_round_trips_exactly(tmp_path, recording, population):
     if population != "pfc":
         pytest.importorskip("brian2", reason="rendering DA spikes needs brian2")
-    from circuit.spikes import render
+    from pfcda.circuit.render import render
 
     render(recording, str(tmp_path / "s.h5"), population=population, seed=1)
     export_spikes_nwb(str(tmp_path / "s.h5"), str(tmp_path / "s.nwb"))
@@ -189,7 +189,7 @@ def test_a_rendered_recording_round_trips_exactly(tmp_path, recording, populatio
 
 
 def test_cli_spikes_writes_the_nwb_too(tmp_path, recording, capsys):
-    from circuit.cli import main
+    from pfcda.circuit.cli import main
 
     out, nwb = tmp_path / "s.h5", tmp_path / "s.nwb"
     assert main(["spikes", recording, "--out", str(out), "--population", "pfc",

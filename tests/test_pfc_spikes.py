@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from pfc.spikes import spike_trains, unit_rates
+from pfcda.pfc.spikes import spike_trains, unit_rates
 
 
 def test_rates_follow_the_mapping_and_respect_refractoriness():

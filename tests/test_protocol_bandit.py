@@ -13,8 +13,8 @@ import sys
 import numpy as np
 import pytest
 
-from circuit.run import run
-from protocols import bandit
+from pfcda.circuit.run import run
+from pfcda.protocols import bandit
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -50,7 +50,7 @@ def test_regret_curve_matches_trials():
 def test_analyze_cli_json_and_figures(tmp_path):
     h5 = tmp_path / "run.h5"
     env = {**os.environ, "PYTHONPATH": ROOT}
-    cli = [sys.executable, "-m", "circuit.cli"]
+    cli = [sys.executable, "-m", "pfcda"]
     subprocess.run(cli + ["run", "bandit", "--episodes", "50", "--out", str(h5), "--quiet"],
                    check=True, env=env, capture_output=True)
     p = subprocess.run(cli + ["analyze", str(h5), "--json", "--figures", str(tmp_path / "figs")],

@@ -5,7 +5,7 @@ checkpoint's evaluations on held-out objects) rises as Harlow's did."""
 import numpy as np
 import pytest
 
-from protocols.harlow import learning_set_curve
+from pfcda.protocols.harlow import learning_set_curve
 
 
 @pytest.fixture
@@ -22,7 +22,7 @@ def test_one_shot_learning_on_held_out_objects(stats):
 def test_learning_set_curve_rises_across_training(shipped):
     if "harlow" not in shipped:
         pytest.skip("no shipped harlow checkpoint")
-    from circuit.agent import load_checkpoint
+    from pfcda.circuit.io.checkpoint import load_checkpoint
 
     _, payload = load_checkpoint("harlow")
     curve = learning_set_curve(payload["history"], episodes=payload["train"]["eval_episodes"])

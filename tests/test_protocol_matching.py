@@ -11,7 +11,6 @@ held-out p₀ (the paper's generalisation conditions).
 import pytest
 
 
-
 @pytest.fixture
 def analysis(shipped_stats):
     return shipped_stats("matching", 500, split="heldout")

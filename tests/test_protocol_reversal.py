@@ -10,7 +10,6 @@ weights frozen, fixed seed.
 import pytest
 
 
-
 @pytest.fixture
 def stats(shipped_stats):
     return shipped_stats("reversal", 600)

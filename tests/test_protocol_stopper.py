@@ -15,10 +15,13 @@ import pytest
 def sim6(shipped):
     if "stopper" not in shipped:
         pytest.skip("no shipped stopper checkpoint")
-    from protocols.stopper import experiment
+    from pfcda.circuit.run import run_conditions
+    from pfcda.protocols.stopper import PRESETS, conditions_table
 
-    res = experiment(shipped["stopper"], episodes=1333, seed=0)
-    assert res["weight_hash"][0] == res["weight_hash"][1]
+    circuit = shipped["stopper"]
+    before = circuit.weight_hash()
+    res = conditions_table(run_conditions(circuit, PRESETS, episodes=1333, seed=0))
+    assert circuit.weight_hash() == before
     return {k: v["value"] for k, v in res["stats"].items()}
 
 

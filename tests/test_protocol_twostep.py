@@ -48,13 +48,15 @@ def test_without_reward_feedback_the_pattern_is_gone(shipped):
     with the reward inputs lesioned (weights untouched) stays no longer depend on the outcome."""
     if "twostep_miller" not in shipped:
         pytest.skip("no shipped twostep_miller checkpoint")
-    from circuit.evaluate import iter_batches
-    from protocols.twostep import stay_probabilities
+    from pfcda.circuit.rollout import iter_batches
+    from pfcda.protocols.twostep import stay_probabilities
 
     circ = shipped["twostep_miller"]
     task = circ.make_task()
-    batch = next(iter_batches(circ, task, 100, seed=0,
-                              lesion={"inputs": ["prev_reward", "last_reward"]}))
+    from pfcda.circuit.manipulations import Manipulation
+
+    lesion = [Manipulation(target="input", action="silence", channel=c) for c in ("prev_reward", "last_reward")]
+    batch = next(iter_batches(circ, task, 100, seed=0, manipulations=lesion))
     stay = stay_probabilities(task.trial_table(batch))
     interaction = (stay["CR"]["value"] - stay["CU"]["value"]) + (stay["UU"]["value"] - stay["UR"]["value"])
     assert abs(interaction) < 0.15, stay

@@ -9,7 +9,6 @@ the Behrens schedule in both orders.
 import pytest
 
 
-
 @pytest.fixture
 def analysis(shipped_stats):
     return shipped_stats("volatility", 400, schedule="behrens")

@@ -9,8 +9,8 @@ import h5py
 import numpy as np
 import pytest
 
-from circuit.recording import Recording, RecordingError, read_recording
-from circuit.run import run
+from pfcda.circuit.io.recording import Recording, RecordingError, read_recording
+from pfcda.circuit.run import run
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -78,15 +78,14 @@ def test_determinism_across_runs():
 
 def test_killed_run_leaves_no_corrupt_file(tmp_path):
     out = tmp_path / "killed.h5"
-    code = ("import sys; sys.path.insert(0, %r)\n"
-            "from circuit.run import run\n"
+    code = ("from pfcda.circuit.run import run\n"
             "run('bandit_independent', episodes=200000, batch_size=50, seed=0, out=%r)\n"
-            % (ROOT, str(out)))
+            % (str(out),))
     proc = subprocess.Popen([sys.executable, "-c", code])
     try:
         deadline = time.time() + 120
         while time.time() < deadline:  # wait until the writer is part-way through
-            partial = [p for p in os.listdir(tmp_path) if ".partial-" in p]
+            partial = [p for p in os.listdir(tmp_path) if p.endswith(".partial")]
             if partial and os.path.getsize(tmp_path / partial[0]) > 200_000:
                 break
             time.sleep(0.05)
@@ -119,7 +118,7 @@ def test_reader_errors_name_the_file(tmp_path, recording):
         read_recording(str(tmp_path / "missing.h5"))
     text = tmp_path / "text.h5"
     text.write_text("hello")
-    p = subprocess.run([sys.executable, "-m", "circuit.cli", "info", str(text)], cwd=ROOT,
+    p = subprocess.run([sys.executable, "-m", "pfcda", "info", str(text)], cwd=ROOT,
                        capture_output=True, text=True)
     assert p.returncode == 2 and "text.h5: not a readable HDF5 file" in p.stderr
     assert "Traceback" not in p.stderr
@@ -138,7 +137,7 @@ def test_nwb_export_validates_and_trials_match(tmp_path, monkeypatch, recording)
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     from pynwb import NWBHDF5IO
 
-    from circuit.nwb import export_nwb, validate_nwb
+    from pfcda.circuit.io.nwb import export_nwb, validate_nwb
 
     h5 = tmp_path / "r.h5"
     recording.write(str(h5))

@@ -2,10 +2,11 @@
 import numpy as np
 import pytest
 
-from circuit.recording import read_recording
-from circuit.replay import lab_schedule, replay
-from protocols.labdata import load
-from protocols.twostep import stay_probabilities
+from pfcda.circuit.io.recording import read_recording
+from pfcda.circuit.lab.replay import replay
+from pfcda.protocols.labdata import load
+from pfcda.protocols.matching.lab import schedule as matching_schedule
+from pfcda.protocols.twostep import stay_probabilities
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +51,7 @@ def test_mice_sessions_replayed_with_their_baiting(tmp_path):
     # baiting inferred per session from the bait columns: only session 703548 kept its baits
     baited = {s: bool(mice["baited"][mice["session"] == s][0]) for s in np.unique(mice["session"])}
     assert baited == {s: s.startswith("703548") for s in baited}
-    sched = lab_schedule("matching", mice)
+    sched, _ = matching_schedule(mice)
     assert sched.groupby("episode")["baited"].first().tolist() == [baited[s] for s in
                                                                    dict.fromkeys(mice["session"])]
     out = str(tmp_path / "mice.h5")
@@ -67,7 +68,7 @@ def test_unbaited_schedule_does_not_keep_baits(tmp_path):
     pays with its base probability, 0.5."""
     import torch
 
-    from protocols.matching import MatchingTask
+    from pfcda.protocols.matching import MatchingTask
 
     path = tmp_path / "s.csv"
     rows = ["episode,p_left,p_right,baited"] + ["0,0.5,0.0,0"] * 11 + ["1,0.5,0.0,1"] * 11

@@ -5,10 +5,10 @@ the retrained circuit meets the same criterion as the shipped one.
 """
 import pytest
 
-from circuit.config import TrainConfig
-from circuit.evaluate import evaluate_bandit
-from circuit.train import train
-from protocols.bandit import train_defaults
+from pfcda.circuit.config import TrainConfig
+from pfcda.circuit.evaluate import evaluate_bandit
+from pfcda.circuit.train import train
+from pfcda.protocols.bandit import train_defaults
 
 pytestmark = pytest.mark.slow
 

@@ -2,7 +2,7 @@
 import numpy as np
 import torch
 
-from protocols.reversal import FIXATE, ReversalTask
+from pfcda.protocols.reversal import FIXATE, ReversalTask
 
 
 def _play_correctly(task, n_steps, batch=64, seed=0):
@@ -35,11 +35,11 @@ def test_invalid_response_is_punished_and_voids_the_reward():
     task.reset(2, torch.Generator().manual_seed(0))
     task.step(torch.tensor([FIXATE, 1]))  # episode 1 breaks fixation
     task.step(torch.tensor([FIXATE, FIXATE]))
-    cue = task.cues[:, 0]
+    cue = task.params["cues"][:, 0]
     task.step(torch.stack([1 + cue[0], 1 + cue[1]]))
     out = task.step(torch.tensor([FIXATE, FIXATE]))
     assert out.reward[1] == 0 and out.info["error"][1]
-    assert out.reward[0] == float(cue[0] == task.rewarded[0, 0]) and not out.info["error"][0]
+    assert out.reward[0] == float(cue[0] == task.params["rewarded"][0, 0]) and not out.info["error"][0]
 
 
 def test_reversals_are_first_trials_of_switched_blocks():

@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from dopamine.rpe import advantages, td_error, teaching_signal
+from pfcda.dopamine.rpe import advantages, td_error, teaching_signal
 
 
 def test_td_error_one_step():

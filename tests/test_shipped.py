@@ -8,7 +8,7 @@ agent on the same episodes (same arm probabilities and reward tape):
 """
 import pytest
 
-from circuit.evaluate import evaluate_bandit
+from pfcda.circuit.evaluate import evaluate_bandit
 
 CRITERIA = {"bandit_correlated": 1.20, "bandit_independent": 1.40}
 

@@ -5,7 +5,12 @@ import pytest
 
 pytest.importorskip("brian2", reason="the spiking DA population needs brian2 (pip install brian2)")
 
-from dopamine.spiking import DAParams, calibrate, simulate  # noqa: E402
+from pfcda.dopamine.spiking import DAParams, Light, calibrate, concentration, simulate_episodes, tonic_rate  # noqa: E402
+
+
+def session(deltas, seed, **kw):
+    """One rendered episode (the product path: simulate_episodes) → its result."""
+    return simulate_episodes(np.asarray(deltas, float)[None, :], seed=seed, **kw)
 
 
 @pytest.fixture(scope="module")
@@ -24,50 +29,59 @@ def test_tonic_burst_and_pause(fi):
 def test_decoded_rpe_tracks_positive_delta(fi):
     rng = np.random.default_rng(0)
     deltas = rng.uniform(0.0, 1.0, 30)
-    res = simulate(deltas, seed=2)
-    decoded = fi.decode(res.step_rate_hz)
+    res = session(deltas, seed=2)
+    decoded = fi.decode(res["step_rate_hz"][0])
     assert np.corrcoef(decoded, deltas)[0, 1] >= 0.9
 
 
 def test_concentration_rises_with_a_burst_and_spikes_are_well_formed():
     p = DAParams()
-    res = simulate([0.0, 0.0, 1.0, 0.0, -1.0, 0.0], p, seed=3)
-    c = res.concentration
-    assert len(c) == 6 * int(p.step_ms)
-    at = lambda step, ms: c[int(step * p.step_ms + ms)]  # noqa: E731
+    res = session([0.0, 0.0, 1.0, 0.0, -1.0, 0.0], seed=3)
+    c = concentration(res["rate_10ms"][0] / tonic_rate(res["rate_10ms"], [6], p), p)
+    assert len(c) == 6 * int(p.step_ms) // 10
+    at = lambda step, ms: c[int((step * p.step_ms + ms) // 10)]  # noqa: E731
     assert at(2, 175) > 1.5 * at(1, 400)  # burst raises DA above tonic
     assert at(4, 175) < at(3, 400)  # pause lowers it
-    assert np.all(np.diff(res.spike_times_s) >= 0)
-    assert res.spike_neurons.min() >= 0 and res.spike_neurons.max() < p.n_neurons
+    assert np.all(np.diff(res["spike_times_s"]) >= 0)
+    assert res["spike_neurons"].min() >= 0 and res["spike_neurons"].max() < p.n_neurons
     with pytest.raises(ValueError, match="deltas"):
-        simulate([np.nan])
+        session([np.nan], seed=0)
 
 
 def test_optogenetics_lesions_and_d1_blockade():
-    from dopamine.spiking import Opto
-
+    n = DAParams().n_neurons
+    everyone = np.ones(n, bool)
     zeros = np.zeros(8)
-    base = simulate(zeros, seed=4)
-    chr2 = simulate(zeros, seed=4, opto=[Opto("chr2", steps=(2, 5), frequency_hz=20, width_ms=5)])
-    assert chr2.step_rate_hz[[2, 5]].mean() > 3 * max(base.step_rate_hz[[2, 5]].mean(), 1.0)
-    arch = simulate(np.ones(8), seed=4, opto=[Opto("archt", steps=(1, 3, 5, 7), frequency_hz=0)])
-    burst = simulate(np.ones(8), seed=4)
-    assert arch.step_rate_hz[[1, 3, 5, 7]].mean() < 0.3 * burst.step_rate_hz[[1, 3, 5, 7]].mean()
-    half = simulate(zeros, seed=4, lesion_fraction=0.5)
-    assert len(half.spike_times_s) < 0.7 * len(base.spike_times_s)
-    assert set(np.unique(half.spike_neurons)) <= set(range(40)) and len(np.unique(half.spike_neurons)) <= 20
-    flat = simulate([0, 1, 0], seed=5, d1_gain=0.0)
-    assert np.allclose(flat.concentration, 1.0)  # full D1 blockade: no DA effect at the target
-    with pytest.raises(ValueError, match="opto kind"):
-        Opto("laser")
+    lit = np.zeros((1, 8), bool)
+    lit[0, [2, 5]] = True
+    base = session(zeros, seed=4)["step_rate_hz"][0]
+    chr2 = session(zeros, seed=4, light=[(Light("chr2", 30.0, 20.0, 5.0, everyone), lit)])["step_rate_hz"][0]
+    assert chr2[[2, 5]].mean() > 3 * max(base[[2, 5]].mean(), 1.0)
+    odd = np.zeros((1, 8), bool)
+    odd[0, 1::2] = True
+    arch = session(np.ones(8), seed=4, light=[(Light("archt", 30.0, 0.0, 5.0, everyone), odd)])["step_rate_hz"][0]
+    burst = session(np.ones(8), seed=4)["step_rate_hz"][0]
+    assert arch[1::2].mean() < 0.3 * burst[1::2].mean()
+    alive = np.r_[np.ones(n // 2), np.zeros(n - n // 2)]
+    half = session(zeros, seed=4, alive=alive)
+    full = session(zeros, seed=4)
+    assert len(half["spike_times_s"]) < 0.7 * len(full["spike_times_s"])
+    assert set(np.unique(half["spike_neurons"])) <= set(range(n // 2))
+    flat = session([0, 1, 0], seed=5)
+    p = DAParams()
+    rel = flat["rate_10ms"][0] / tonic_rate(flat["rate_10ms"], [3], p)
+    assert np.allclose(concentration(rel, p, d1_gain=np.zeros(len(rel))), 1.0)  # full D1 block
+    with pytest.raises(ValueError, match="light kind"):
+        Light("laser", 30.0, 20.0, 5.0, everyone)
 
 
 def test_render_a_recording_round_trips_exactly(tmp_path):
-    from circuit.run import run
-    from circuit.spikes import read_spikes, render
+    from pfcda.circuit.io.spikes import read_spikes
+    from pfcda.circuit.render import render
+    from pfcda.circuit.run import run
 
     run("harlow", episodes=2, seed=0, out=str(tmp_path / "h.h5"))
-    res = render(str(tmp_path / "h.h5"), str(tmp_path / "s.h5"), seed=1)
+    res = render(str(tmp_path / "h.h5"), str(tmp_path / "s.h5"), seed=1)["spikes"]
     back = read_spikes(str(tmp_path / "s.h5"))
     for k in ("steps/start_s", "da/spike_times_s", "da/spike_neurons", "da/step_rate_hz",
               "pfc/spike_times_s", "pfc/spike_units"):
@@ -78,14 +92,14 @@ def test_render_a_recording_round_trips_exactly(tmp_path):
 
 
 def test_psth_shows_burst_and_pause_aligned_to_the_rpe():
-    from dopamine.spiking import psth
+    from pfcda.dopamine.spiking import psth
 
     p = DAParams()
     deltas = np.tile([0.0, 1.0, 0.0, -1.0], 6)
-    res = simulate(deltas, p, seed=6)
+    res = session(deltas, seed=6)
     onsets = np.arange(len(deltas)) * p.step_ms / 1000.0 + p.pulse_onset_ms / 1000.0
-    pos = psth(res.spike_times_s, onsets[deltas > 0], p.n_neurons, window_s=(-0.2, 0.4), bin_s=0.05)
-    neg = psth(res.spike_times_s, onsets[deltas < 0], p.n_neurons, window_s=(-0.2, 0.4), bin_s=0.05)
+    pos = psth(res["spike_times_s"], onsets[deltas > 0], p.n_neurons, window_s=(-0.2, 0.4), bin_s=0.05)
+    neg = psth(res["spike_times_s"], onsets[deltas < 0], p.n_neurons, window_s=(-0.2, 0.4), bin_s=0.05)
     after = (pos["t_s"] > 0) & (pos["t_s"] < 0.175)
     before = pos["t_s"] < 0
     assert pos["rate"][after].mean() > 3 * pos["rate"][before].mean()  # burst: ≈ 20 vs ≈ 4 Hz
@@ -99,7 +113,7 @@ def test_episodes_rendered_in_parallel_keep_the_transfer_function(target, tmp_pa
     only within the episode's own length. cpp_standalone needs a C++ compiler."""
     import shutil
 
-    from dopamine.spiking import simulate_episodes
+    from pfcda.dopamine.spiking import simulate_episodes
 
     if target == "cpp_standalone" and shutil.which("g++") is None:
         pytest.skip("cpp_standalone needs a C++ compiler (g++), absent here")

@@ -2,8 +2,8 @@
 import pytest
 import torch
 
-from circuit.manipulations import Manipulation
-from protocols.stopper import FIXATE, LEFT, PRESETS, RIGHT, StopperTask
+from pfcda.circuit.manipulations import Manipulation
+from pfcda.protocols.stopper import FIXATE, LEFT, PRESETS, RIGHT, StopperTask
 
 
 def _play(task, B=400, seed=0, prefer_risky=True):
@@ -15,8 +15,8 @@ def _play(task, B=400, seed=0, prefer_risky=True):
         assert torch.all(r.reward == 0)
         obs = r.obs
         avail = obs[:, 1:].bool()
-        risky = torch.where(task.risky_side == 0, LEFT, RIGHT)
-        safe = torch.where(task.risky_side == 0, RIGHT, LEFT)
+        risky = torch.where(task.params["risky_side"] == 0, LEFT, RIGHT)
+        safe = torch.where(task.params["risky_side"] == 0, RIGHT, LEFT)
         want = risky if prefer_risky else safe
         both = avail.all(1)
         forced_side = torch.where(avail[:, 0], LEFT, RIGHT)
@@ -49,8 +49,8 @@ def test_unavailable_lever_and_no_press_are_invalid():
     task = StopperTask(p_risky=1.0)
     task.reset(3, torch.Generator().manual_seed(1))
     task.step(torch.full((3,), FIXATE))
-    trial_lever = task.forced[:, 0]  # 1: risky is the forced lever
-    avail_side = torch.where(trial_lever == 1, task.risky_side, 1 - task.risky_side)
+    trial_lever = task.params["forced"][:, 0]  # 1: risky is the forced lever
+    avail_side = torch.where(trial_lever == 1, task.params["risky_side"], 1 - task.params["risky_side"])
     wrong = torch.where(avail_side == 0, RIGHT, LEFT)
     right = torch.where(avail_side == 0, LEFT, RIGHT)
     r = task.step(torch.stack([wrong[0], torch.tensor(FIXATE), right[2]]))

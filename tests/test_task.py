@@ -2,8 +2,8 @@
 import pytest
 import torch
 
-from protocols import REGISTRY, make_task
-from protocols.bandit import BanditTask
+from pfcda.protocols import make_task
+from pfcda.protocols.bandit import BanditTask
 
 
 def test_reward_rates_follow_probabilities():
@@ -29,11 +29,11 @@ def test_k_arms_and_auto_reset():
     g = torch.Generator().manual_seed(2)
     obs = task.reset(4, g)
     assert obs.shape == (4, 1) and task.n_actions == 5
-    first = task.probs.clone()
+    first = task.params["probs"].clone()
     for t in range(3):
         res = task.step(torch.zeros(4, dtype=torch.long))
         assert bool(res.done.all()) == (t == 2)
-    assert not torch.equal(first, task.probs)  # new episodes, new arm probabilities
+    assert not torch.equal(first, task.params["probs"])  # new episodes, new arm probabilities
     assert torch.equal(res.obs, torch.zeros(4, 1))  # trial counter restarted
 
 
@@ -66,7 +66,9 @@ def test_bad_action_is_rejected():
 
 
 def test_registry_and_unknown_option():
-    assert "bandit" in REGISTRY
+    from pfcda import protocols
+
+    assert "bandit" in protocols.names()
     with pytest.raises(ValueError, match="task options"):
         make_task("bandit", colour="red")
     with pytest.raises(ValueError, match="unknown 'nope'"):

@@ -1,10 +1,11 @@
 """Training plumbing: checkpoints hold weights + config + versions, resume, clear errors."""
-import torch
 import pytest
+import torch
 
-from circuit.agent import CheckpointError, load_checkpoint
-from circuit.config import CircuitConfig, TrainConfig
-from circuit.train import train
+from pfcda.circuit.config import CircuitConfig, TrainConfig
+from pfcda.circuit.io.checkpoint import load_checkpoint
+from pfcda.circuit.train import train
+from pfcda.errors import CheckpointError
 
 
 def _cfg(**kw):

@@ -4,9 +4,17 @@ import numpy as np
 import pytest
 import torch
 
-from protocols import twostep_agents as A
-from protocols.twostep import (FIXATE, LEFT, RIGHT, TwoStepTask, load_schedule, miller_glm,
-                               rpe_regression, stay_probabilities)
+from pfcda.protocols.twostep import (
+    FIXATE,
+    LEFT,
+    RIGHT,
+    TwoStepTask,
+    load_schedule,
+    miller_glm,
+    rpe_regression,
+    stay_probabilities,
+)
+from pfcda.protocols.twostep import agents as A
 
 
 def _play(task, trials, batch=256, seed=0, choose=None):
@@ -78,7 +86,7 @@ def test_invalid_responses_are_punished_and_void_the_reward():
     assert r.reward.tolist() == [0.0, -1.0]
     r = task.step(torch.tensor([LEFT, FIXATE]))  # episode 1: no choice at the choice cue
     assert r.reward.tolist() == [0.0, -1.0]
-    task.probs[:] = 1.0  # every outcome would pay
+    task.params["probs"][:] = 1.0  # every outcome would pay
     r = task.step(torch.tensor([FIXATE, FIXATE]))
     assert r.reward.tolist() == [1.0, 0.0] and r.info["error"].tolist() == [False, True]
     r = task.step(torch.tensor([FIXATE, FIXATE]))
@@ -91,7 +99,7 @@ def test_trial_feedback_encoding_carries_last_trial():
     task = TwoStepTask("miller", feedback="trial")
     assert task.obs_names[-4:] == ("last_choice_left", "last_choice_right", "last_state_1", "last_reward")
     task.reset(1, torch.Generator().manual_seed(0))
-    task.probs[:] = 1.0
+    task.params["probs"][:] = 1.0
     for a in (FIXATE, RIGHT):
         task.step(torch.tensor([a]))
     r = task.step(torch.tensor([FIXATE]))

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import torch
 
-from protocols import volatility as V
+from pfcda.protocols import volatility as V
 
 
 def test_behrens_schedule():

@@ -1,0 +1,223 @@
+"""The command line's options: value types with one-line errors, shared options declared once
+(argparse parents), one sub-parser per command."""
+from __future__ import annotations
+
+import argparse
+import json
+
+from . import commands as c
+
+
+def positive_int(text: str) -> int:
+    try:
+        v = int(text.replace("_", ""))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return v
+
+
+def integer(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+
+
+def probabilities(text: str) -> list:
+    try:
+        ps = [float(x) for x in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated probabilities such as 0.25,0.75, got {text!r}") from None
+    if len(ps) < 2 or not all(0.0 <= p <= 1.0 for p in ps):
+        raise argparse.ArgumentTypeError(f"expected ≥ 2 probabilities in [0, 1], got {text!r}")
+    return ps
+
+
+def fractions(text: str) -> list[float]:
+    try:
+        vals = [float(x) for x in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated fractions, got {text!r}") from None
+    if not vals or any(not 0.0 <= v <= 1.0 for v in vals):
+        raise argparse.ArgumentTypeError(f"expected fractions in [0, 1], got {text!r}")
+    return vals
+
+
+def setting(text: str):
+    """FIELD=VALUE, the value read as JSON where it is JSON (numbers, true/false, null, lists),
+    else as a string."""
+    if "=" not in text:
+        raise argparse.ArgumentTypeError(f"expected FIELD=VALUE, got {text!r}")
+    key, value = text.split("=", 1)
+    try:
+        value = json.loads(value)
+    except json.JSONDecodeError:
+        pass  # a bare string
+    return key.strip(), value
+
+
+def _parent(*options) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(add_help=False)
+    for args, kwargs in options:
+        p.add_argument(*args, **kwargs)
+    return p
+
+
+PLUGINS = (("--protocols",), dict(action="append", metavar="FILE|MODULE", default=argparse.SUPPRESS,
+                                  help="load protocol plug-ins (a .py file or a module; repeatable, "
+                                       "comma-separated; also $PFCDA_PROTOCOLS)"))
+SEED = (("--seed",), dict(type=integer, default=0, help="random seed (0)"))
+JSON = (("--json",), dict(action="store_true", help="print one JSON object"))
+QUIET = (("--quiet",), dict(action="store_true", help="no progress report"))
+CHECKPOINT = (("--checkpoint",), dict(help="checkpoint path or shipped name (default: the protocol's "
+                                           "default checkpoint)"))
+TASK = (("--task",), dict(type=setting, action="append", metavar="OPTION=VALUE",
+                          help="a task option (see the protocol's task card), e.g. pool=test "
+                               "(Harlow held-out objects), schedule=behrens (volatility)"))
+MANIPULATION = (("--manipulation",), dict(action="append", metavar="FILE.toml",
+                                          help="manipulations ([[manipulation]] tables); repeatable"))
+PRESET = (("--preset",), dict(action="append", metavar="NAME",
+                              help="a named manipulation preset of the protocol; repeatable"))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="pfcda",
+        description="Simulator of the prefrontal–dopamine circuit as a meta-reinforcement "
+                    "learning system (Wang, Kurth-Nelson et al. 2018).")
+    p.add_argument("--protocols", action="append", metavar="FILE|MODULE", default=[],
+                   help="load protocol plug-ins before the command (a .py file or an importable "
+                        "module; repeatable, comma-separated; also $PFCDA_PROTOCOLS)")
+    p.add_argument("--debug", action="store_true", help="show tracebacks for every error")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    plugins = _parent(PLUGINS)
+    seed, js, quiet = _parent(SEED), _parent(JSON), _parent(QUIET)
+    manips = _parent(MANIPULATION, PRESET)
+
+    def command(name, func, help, parents=()):
+        s = sub.add_parser(name, help=help, description=help, parents=[plugins, *parents])
+        s.set_defaults(func=func)
+        return s
+
+    command("protocols", c.protocols, "list the protocols (name, citation, description)")
+    command("checkpoints", c.checkpoints, "list the shipped checkpoints by name")
+
+    s = command("train", c.train, "meta-train a circuit on a protocol", [quiet])
+    s.add_argument("protocol", help="protocol name (see `pfcda protocols`)")
+    s.add_argument("--variant", help="task variant, e.g. independent | correlated for the bandit")
+    s.add_argument("--arms", type=positive_int, help="number of arms (bandit)")
+    s.add_argument(*TASK[0], **{**TASK[1], "help": "a task option of the trained circuit"})
+    s.add_argument("--steps", type=positive_int, help="environment steps to train for")
+    s.add_argument("--seed", type=integer, help="random seed (default 0)")
+    s.add_argument("--out", help="checkpoint path to write")
+    s.add_argument("--resume", help="continue from a checkpoint written by an earlier run")
+    s.add_argument("--set", type=setting, action="append", metavar="FIELD=VALUE",
+                   help="override a training-config field (e.g. lr=1e-3, circuit.n_units=64)")
+    s.add_argument("--manipulation", action="append", metavar="FILE.toml",
+                   help="manipulations during training (stage 'train' or 'both'), e.g. a DA "
+                        "teaching-signal blockade; repeatable")
+
+    s = command("evaluate", c.evaluate, "score a frozen bandit circuit against reference agents", [js])
+    s.add_argument("checkpoint", help="checkpoint path or shipped name (see `pfcda checkpoints`)")
+    s.add_argument("--episodes", type=positive_int, default=2000, help="fresh episodes (2000)")
+    s.add_argument("--seed", type=integer, default=0, help="seed of the episodes (0)")
+    s.add_argument("--probs", type=probabilities, help="fixed arm probabilities, e.g. 0.25,0.75")
+    s.add_argument("--greedy", action="store_true", help="argmax actions instead of sampling")
+
+    s = command("run", c.run, "run a protocol against a frozen circuit and record it (HDF5)",
+                [seed, quiet, manips])
+    s.add_argument("protocol", help="protocol name (see `pfcda protocols`)")
+    s.add_argument(*CHECKPOINT[0], **CHECKPOINT[1])
+    s.add_argument("--episodes", type=positive_int, default=100, help="episodes to run (100)")
+    s.add_argument("--batch-size", type=positive_int, default=500,
+                   help="episodes simulated (and written) at once (500)")
+    s.add_argument("--probs", type=probabilities, help="fixed arm probabilities (bandit), e.g. 0.25,0.75")
+    s.add_argument(*TASK[0], **TASK[1])
+    s.add_argument("--closed-loop", action="store_true",
+                   help="pass every step's RPE through the spiking DA population (brian2) before "
+                        "it reaches the actor (actor-critic circuits, e.g. stopper), so that "
+                        "da_neurons (ChR2/ArchT/NpHR light, lesions) and d1 manipulations act; "
+                        "≈ 0.25 s per agent step for a batch")
+    s.add_argument("--out", required=True, help="the HDF5 recording to write")
+
+    s = command("replay", c.replay, "run a frozen circuit on a lab's own sessions: their lengths, "
+                "trial-by-trial reward probabilities and (two-step) transitions", [seed, quiet, manips])
+    s.add_argument("protocol", help="twostep (e.g. the rats) or matching (e.g. the mice)")
+    s.add_argument("--lab", required=True, help="bundled lab data (rats, mice) or a file")
+    s.add_argument("--mapping", metavar="TOML", help="column mapping for a lab file in another layout")
+    s.add_argument(*CHECKPOINT[0], **{**CHECKPOINT[1], "help": "checkpoint path or shipped name (default: "
+                   "the protocol's choice for the data, e.g. twostep_daw for four option probabilities)"})
+    s.add_argument("--out", required=True, help="the HDF5 recording to write (the schedule is "
+                                                "written beside it, OUT.schedule.csv)")
+
+    s = command("compare", c.compare, "the protocol's analyses on a recording and on lab data, "
+                "side by side with bootstrap CIs", [js])
+    s.add_argument("protocol", help="twostep (rats) or matching (mice)")
+    s.add_argument("--model", required=True, help="a recording of the circuit (pfcda run)")
+    s.add_argument("--lab", required=True, help="bundled lab data (rats, mice) or a file "
+                                                "(CSV/TSV in their layout, or a foraging NWB)")
+    s.add_argument("--mapping", metavar="TOML",
+                   help="column mapping for a lab file in another layout (CSV/TSV or MATLAB v7.3 "
+                        ".mat; see pfcda.protocols.labdata)")
+    s.add_argument("--bootstrap", type=positive_int, default=100, help="bootstrap resamples (100)")
+    s.add_argument("--score", metavar="CHECKPOINT",
+                   help="also score this circuit trial by trial on the lab's own choices and "
+                        "compare it with the protocol's classic models fitted on other sessions "
+                        "(two-step: hybrid MB/MF and model-free; matching: Q-learning with "
+                        "perseveration, with and without forgetting); the same models are fitted "
+                        "to the circuit's own choices (minutes)")
+    s.add_argument("--seed", type=integer, default=0, help="bootstrap seed (0)")
+    s.add_argument("--figures", help="write the overlay figure (PNG and SVG) into this folder")
+
+    s = command("spikes", c.spikes, "render a recording as spikes: DA population (brian2) and PFC "
+                "spike trains", [seed, quiet])
+    s.add_argument("recording", help="an HDF5 recording written by `pfcda run`")
+    s.add_argument("--out", required=True, help="the spikes file (HDF5) to write")
+    s.add_argument("--population", choices=("da", "pfc", "both"), default="both")
+    s.add_argument("--target", choices=("numpy", "cython", "cpp_standalone"), default="numpy",
+                   help="brian2 code generation (numpy: no compiler; cython: faster after a "
+                        "first, slow build; cpp_standalone: a C++ binary, fastest for long runs, "
+                        "its build cached per model structure in ~/.cache/pfcda or $PFCDA_CACHE_DIR)")
+    s.add_argument("--nwb", metavar="FILE", help="also write the spikes as NWB (needs pfcda[nwb])")
+    s.add_argument("--workers", type=positive_int, default=1,
+                   help="processes for the DA population (episodes split between them; 2 on a "
+                        "2-core machine halves the wall time)")
+
+    s = command("lesion-sweep", c.lesion_sweep, "a protocol's behaviour against virtual-lesion size",
+                [seed, js])
+    s.add_argument("protocol", help="protocol name (see `pfcda protocols`)")
+    s.add_argument(*CHECKPOINT[0], **CHECKPOINT[1])
+    s.add_argument("--sizes", type=fractions, default=[0.0, 0.1, 0.25, 0.5, 0.75, 1.0],
+                   help="lesion sizes as fractions (0,0.1,0.25,0.5,0.75,1)")
+    s.add_argument("--channel", help="lesion this input channel's gain instead of units "
+                                     "(e.g. prev_reward)")
+    s.add_argument("--draws", type=positive_int, default=3, help="random unit subsets per size (3)")
+    s.add_argument("--episodes", type=positive_int, default=200, help="episodes per run (200)")
+    s.add_argument(*TASK[0], **{**TASK[1], "help": "a task option for the runs"})
+    s.add_argument("--figure", help="write the curve (PNG and SVG) at this path")
+
+    s = command("export", c.export, "export a recording to NWB, or its trials to hBayesDM")
+    s.add_argument("recording", help="an HDF5 recording written by `pfcda run`")
+    s.add_argument("--nwb", help="the NWB file to write")
+    s.add_argument("--hbayesdm", help="write the trials in hBayesDM's tab-separated convention "
+                                      "(two-step → ts, bandit/matching → bandit2arm, reversal → prl)")
+    s.add_argument("--step-duration", type=float, default=0.5,
+                   help="seconds per agent step in the NWB time base (0.5)")
+    s.add_argument("--no-validate", dest="validate", action="store_false",
+                   help="skip validation of the written file")
+
+    s = command("analyze", c.analyze, "run a protocol's analyses on a recording", [js])
+    s.add_argument("recording", nargs="?", help="an HDF5 recording written by `pfcda run`")
+    s.add_argument("--list", metavar="PROTOCOL", help="name and explain every statistic of PROTOCOL")
+    s.add_argument("--figures", metavar="DIR", help="write figures (PNG and SVG) to DIR")
+    s.add_argument("--seed", type=integer, default=0, help="seed of the reference agents (0)")
+    s.add_argument("--spikes", metavar="FILE", help="also analyse the recording's rendered spikes "
+                                                    "(pfcda spikes): DA PSTHs by condition")
+
+    s = command("info", c.info, "summarise a recording: protocol, counts, provenance", [js])
+    s.add_argument("recording", help="an HDF5 recording written by `pfcda run`")
+    return p

@@ -1,0 +1,126 @@
+"""How the command line prints results: tables of statistics, comparisons, listings, JSON."""
+from __future__ import annotations
+
+import json
+import math
+
+
+def finite(obj):
+    """JSON-safe copy: NaN and infinities become null (JSON has no NaN)."""
+    if isinstance(obj, dict):
+        return {k: finite(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [finite(v) for v in obj]
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if hasattr(obj, "item"):  # numpy scalars
+        return finite(obj.item())
+    return obj
+
+
+def dumps(obj) -> str:
+    return json.dumps(finite(obj), default=str)
+
+
+def table(rows: dict, sep: str = "  ") -> list[str]:
+    """``name  value`` lines, names padded to one width."""
+    width = max((len(k) for k in rows), default=0)
+    return [f"{k:<{width}}{sep}{v}" for k, v in rows.items()]
+
+
+def evaluation(res: dict, checkpoint: str, probs=None) -> list[str]:
+    lines = [f"{checkpoint}: {res['episodes']} episodes × {res['trials']} trials, "
+             f"{res['arms']} arms ({res['variant']}{', probs ' + str(probs) if probs else ''}), "
+             f"seed {res['seed']}, weights frozen"]
+    best = res["agents"].get("bayes_optimal", {}).get("regret")
+    lines.append(f"{'agent':<14} {'regret':>8} {'± sem':>7} {'× Bayes-opt':>12}")
+    for name, r in res["agents"].items():
+        ratio = f"{r['regret'] / best:12.2f}" if best else f"{'':>12}"
+        lines.append(f"{name:<14} {r['regret']:8.3f} {r['regret_sem']:7.3f} {ratio}")
+    return lines
+
+
+def analysis(result: dict, path: str, n_episodes) -> list[str]:
+    lines = [f"{path}: protocol {result['protocol']}, {n_episodes} episodes"]
+    width = max(len(k) for k in result["stats"])
+    for k, v in result["stats"].items():
+        sem = f" ± {v['sem']:.3f}" if v.get("sem") is not None else ""
+        ref = result["reference"].get(k)
+        if ref:
+            parts = [f"{who} {ref[who]}" for who in ("paper", "lab") if ref.get(who) is not None]
+            ref = f"   {', '.join(parts)} ({ref['source']})"
+        else:
+            ref = ""
+        lines.append(f"  {k:<{width}}  {v['value']:.4g}{sem}{ref}")
+    for p in result.get("figures", []):
+        lines.append(f"  figure: {p}")
+    return lines
+
+
+def comparison(res: dict, n_boot: int, lab: str) -> list[str]:
+    lines = [f"{res['protocol']}: circuit ({res['n_episodes']['model']} episodes) vs lab {lab} "
+             f"({res['n_episodes']['lab']} sessions); 95% bootstrap CI over episodes/sessions "
+             f"({n_boot} resamples)"]
+    ok = min(v["n_boot_ok"] for who in ("model", "lab") for v in res[who].values())
+    if ok < n_boot:
+        lines.append(f"  note: some resamples could not be fitted; the fewest CIs rest on {ok} resamples")
+    if res["lab_excluded"]:
+        lines.append("  lab trials kept but excluded from the analyses: " +
+                     ", ".join(f"{k} {v}" for k, v in res["lab_excluded"].items()))
+    width = max(len(k) for k in res["model"])
+    lines.append(f"  {'statistic':<{width}}  {'circuit':>22}  {'lab':>22}")
+    for k in res["model"]:
+        cells = []
+        for who in ("model", "lab"):
+            v = res[who].get(k)
+            cells.append(f"{v['value']:7.3f} [{v['ci'][0]:6.3f}, {v['ci'][1]:6.3f}]"
+                         if v and v["ci"][0] is not None else "—")
+        lines.append(f"  {k:<{width}}  {cells[0]:>22}  {cells[1]:>22}")
+    if "model_comparison" in res:
+        mc = res["model_comparison"]
+        lines.append(f"model comparison on held-out lab sessions ({mc['split']}): normalised "
+                     f"likelihood per choice (0.5 = chance)")
+        for name, row in mc["held_out"].items():
+            if "per_subject" in row:
+                parts = {k: v["likelihood_per_trial"] for k, v in row["per_subject"].items()}
+            else:
+                parts = row["per_session"]
+            lines.append(f"  {name:<11} {row['likelihood_per_trial']:.3f}  (n = {row['n']}; "
+                         + ", ".join(f"{k} {v:.3f}" for k, v in parts.items()) + ")")
+        fmt = lambda d: ", ".join(f"{k} {v:.2f}" for k, v in d.items())  # noqa: E731
+        if "hybrid_params" in mc:
+            lines.append("  hybrid fitted to the animals: " + fmt(mc["hybrid_params"]))
+        for label, fits in mc.get("per_session_fits", {}).items():
+            for m, params in fits.items():
+                lines.append(f"  {m} fitted to session {label}: " + fmt(params))
+        for m, params in mc["circuit_own_choices"].items():
+            lines.append(f"  {m} fitted to the circuit's own choices: " + fmt(params))
+    for p in res.get("figures", []):
+        lines.append(f"  figure: {p}")
+    return lines
+
+
+def info(rec, path: str) -> dict:
+    a, p = rec.attrs, rec.provenance
+    return {
+        "file": path, "protocol": a["protocol"], "task": a.get("task"),
+        "episodes": a["n_episodes"], "trials": a["n_trials"], "steps": a["n_steps"],
+        "units": f"{a['n_units']} ({a['core']})", "gamma": a["gamma"],
+        "actions": a["action_names"], "observation channels": a["obs_names"],
+        "trials columns": list(rec.trials), "step fields": list(rec.steps),
+        "manipulations": rec.manipulations or "none", "seed": p.get("seed"),
+        "checkpoint": p.get("checkpoint"), "checkpoint sha256": p.get("checkpoint_sha256"),
+        "weight hash": p.get("weight_hash"), "code version": p.get("code_version"),
+        "packages": ", ".join(f"{k} {v}" for k, v in p.get("packages", {}).items()),
+        "created": p.get("created"),
+    }
+
+
+def info_lines(info: dict) -> list[str]:
+    out = {}
+    for k, v in info.items():
+        if isinstance(v, (list, dict)):
+            v = ", ".join(map(str, v)) if isinstance(v, list) else \
+                ", ".join(f"{kk}={vv}" for kk, vv in v.items() if vv is not None)
+        out[k] = v
+    return table(out)

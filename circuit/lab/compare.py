@@ -1,0 +1,127 @@
+"""Circuit vs lab: the protocol's statistics (``ProtocolSpec.lab.stats``) on a recording and on
+lab data, side by side, with bootstrap confidence intervals (resampling episodes of the circuit
+and sessions of the lab).
+
+``pfcda compare twostep --model run.h5 --lab rats`` (stay probabilities, Miller GLM);
+``pfcda compare matching --model run.h5 --lab mice`` (choice-history kernel, Bari/Lau &
+Glimcher style).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from pfcda import protocols
+from pfcda.errors import ConfigError
+from pfcda.protocols.plotting import save, subplots
+
+
+def comparable() -> list[str]:
+    """The protocols with lab statistics (``pfcda compare`` takes them)."""
+    return [n for n in protocols.names() if protocols.describe(n).lab is not None
+            and protocols.describe(n).lab.raw("stats") is not None]
+
+
+def _resample(tr: dict, rng) -> dict:
+    """A bootstrap sample of whole episodes (sessions), renumbered."""
+    ep = np.asarray(tr["episode"])
+    eps = np.unique(ep)
+    pick = rng.choice(eps, size=len(eps), replace=True)
+    rows = [np.flatnonzero(ep == e) for e in pick]
+    idx = np.concatenate(rows)
+    new_ep = np.repeat(np.arange(len(pick)), [len(r) for r in rows])
+    out = {k: np.asarray(v)[idx] for k, v in tr.items() if not k.startswith("_")}
+    out["episode"] = new_ep
+    return out
+
+
+def with_ci(tr: dict, fn, n_boot: int = 100, seed: int = 0, level: float = 0.95) -> dict:
+    """``fn(tr)`` and percentile bootstrap intervals over episodes: {stat: {value, ci}}."""
+    rng = np.random.default_rng(seed)
+    point = fn(tr)
+    boots = {k: [] for k in point}
+    for _ in range(n_boot):
+        try:
+            s = fn(_resample(tr, rng))
+        except Exception:  # noqa: BLE001 - a degenerate resample (e.g. separation): skip it
+            continue
+        for k in boots:
+            boots[k].append(s.get(k, np.nan))
+    lo, hi = (1 - level) / 2 * 100, (1 + level) / 2 * 100
+    return {k: {"value": float(point[k]),
+                "ci": [float(np.nanpercentile(boots[k], lo)), float(np.nanpercentile(boots[k], hi))]
+                if boots[k] else [None, None], "n_boot_ok": len(boots[k])} for k in point}
+
+
+def compare(protocol: str, model_trials: dict, lab_trials: dict, n_boot: int = 100,
+            seed: int = 0) -> dict:
+    """The protocol's lab statistics on the circuit's trials (in the lab's coding) and on the
+    lab's, each with percentile bootstrap CIs over episodes / sessions."""
+    if protocol not in comparable():
+        raise ConfigError(f"protocol: compare supports {comparable()}, got {protocol!r}")
+    lab_spec = protocols.get(protocol).lab
+    fn = lab_spec.stats
+    if lab_spec.to_lab_frame is not None:
+        model_trials = lab_spec.to_lab_frame(model_trials)
+    lab = {k: v for k, v in lab_trials.items() if not k.startswith("_")}
+    return {"protocol": protocol, "n_boot": n_boot,
+            "model": with_ci(model_trials, fn, n_boot, seed),
+            "lab": with_ci(lab, fn, n_boot, seed + 1),
+            "lab_excluded": lab_trials.get("_excluded", {}),
+            "n_episodes": {"model": int(len(np.unique(model_trials["episode"]))),
+                           "lab": int(len(np.unique(lab["episode"])))}}
+
+
+def compare_recording(protocol: str, model: str, lab: str, mapping=None, n_boot: int = 100,
+                      seed: int = 0, score: str | None = None, figures: str | None = None) -> dict:
+    """``pfcda compare``: the protocol's lab statistics on the recording ``model`` and on the lab
+    data ``lab`` (bundled name or file, through ``mapping`` where given), side by side with
+    bootstrap CIs; with ``score`` (a checkpoint) also that circuit scored trial by trial on the
+    lab's choices beside the protocol's classic models on held-out sessions, and the classic
+    models fitted to the recording's own choices."""
+    from pfcda.protocols import labdata
+
+    from ..io.checkpoint import load_checkpoint
+    from ..io.recording import read_recording
+    from .scoring import classic_fit, model_comparison
+
+    if protocol not in comparable():
+        raise ConfigError(f"protocol: compare supports {comparable()}, got {protocol!r}")
+    rec = read_recording(model)
+    if rec.attrs.get("protocol") != protocol:
+        raise ConfigError(f"--model: {model} records protocol {rec.attrs.get('protocol')!r}, "
+                          f"not {protocol!r}")
+    table = labdata.load(lab, protocol, mapping=mapping)
+    res = compare(protocol, dict(rec.trials), table, n_boot=n_boot, seed=seed)
+    res["model_path"], res["lab_source"] = model, lab
+    if score:
+        scorer = load_checkpoint(score)[0]
+        if scorer.config.protocol != protocol:
+            raise ConfigError(f"--score: {score} is a {scorer.config.protocol!r} circuit, not {protocol!r}")
+        res["model_comparison"] = model_comparison(scorer, table, seed=seed)
+        own = dict(rec.trials)
+        to_lab = protocols.get(protocol).lab.to_lab_frame
+        res["model_comparison"]["circuit_own_choices"] = classic_fit(
+            protocol, to_lab(own) if to_lab is not None else own, seed=seed,
+            task_options=rec.attrs.get("task") or {})
+    if figures:
+        res["figures"] = figure(res, figures)
+    return res
+
+
+def figure(result: dict, outdir: str) -> list[str]:
+    """Circuit and animals overlaid: the protocol's own figure (``LabSpec.figure``) where it has
+    one, else every statistic as a point with its CI, circuit beside lab."""
+    lab_spec = protocols.get(result["protocol"]).lab
+    if lab_spec is not None and lab_spec.figure is not None:
+        return lab_spec.figure(result, outdir)
+    keys = list(result["model"])
+    fig, ax = subplots(figsize=(max(4, 0.6 * len(keys)), 3.2))
+    x = np.arange(len(keys))
+    for j, (who, col) in enumerate((("model", "k"), ("lab", "tab:orange"))):
+        v = np.array([result[who][k]["value"] for k in keys], dtype=float)
+        ci = np.array([result[who][k]["ci"] for k in keys], dtype=float)
+        ax.errorbar(x + 0.15 * (2 * j - 1), v, yerr=[v - ci[:, 0], ci[:, 1] - v], fmt="o", color=col,
+                    label="circuit" if who == "model" else "lab", capsize=2)
+    ax.set_xticks(x, keys, rotation=60, fontsize=6)
+    ax.legend(frameon=False, fontsize=7)
+    return save(fig, outdir, f"compare_{result['protocol']}")
