@@ -33,6 +33,7 @@ from pfcda.dopamine.spiking import DAParams, concentration, simulate_episodes, t
 from pfcda.errors import ConfigError
 from pfcda.pfc.spikes import spike_trains
 
+from .io.atomic import check_outputs
 from .io.codec import file_hash
 from .io.recording import read_recording
 from .io.spikes import Spikes, write_spikes
@@ -42,9 +43,10 @@ from .manipulations import Manipulation, da_selection, light_of
 def render(recording: str, out: str, population: str = "both", seed: int = 0,
            target: str = "numpy", params=None, gap_steps: int = 2, r_min: float = 1.0,
            r_max: float = 40.0, standalone_dir: str | None = None, progress: bool = False,
-           workers: int = 1, rpe_scale: float | None = None) -> dict:
+           workers: int = 1, rpe_scale: float | None = None, overwrite: bool = False) -> dict:
     """Render ``recording`` (a ``pfcda run`` HDF5 file) into the spikes file ``out``; returns the
     rendered :class:`~pfcda.circuit.io.spikes.Spikes` and the timings."""
+    check_outputs([out], [recording], overwrite)
     if gap_steps < 1:
         raise ConfigError(f"gap_steps: expected ≥ 1 (an episode's last δ is emitted in the next step), "
                           f"got {gap_steps}")
@@ -123,7 +125,7 @@ def render(recording: str, out: str, population: str = "both", seed: int = 0,
     if population in ("pfc", "both"):  # units that never fired are still units
         groups["pfc"] = {"n_units": int(rec.units["hidden"].shape[1])}
     t_write = time.perf_counter()
-    write_spikes(out, attrs, result, groups)
+    write_spikes(out, attrs, result, groups, overwrite=overwrite, inputs=[recording])
     timing["write_s"] = time.perf_counter() - t_write
     return {"spikes": Spikes(attrs, result, groups), "timing": timing}
 

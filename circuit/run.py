@@ -19,11 +19,12 @@ from pfcda.dopamine.rpe import td_error
 from pfcda.errors import UsageError
 
 from .agent import Circuit
+from .io.atomic import check_outputs
 from .io.checkpoint import load_checkpoint, resolve, shipped_checkpoints
 from .io.codec import file_hash
 from .io.recording import Recording, RecordingWriter
 from .io.schema import STEP_FIELDS, UNIT_FIELDS
-from .manipulations import as_manipulations, load_toml
+from .manipulations import as_manipulations, load_toml, validate
 from .provenance import provenance
 from .rollout import iter_batches
 
@@ -67,7 +68,7 @@ def recording_arrays(task, batch, gamma: float, episode_offset: int) -> tuple[di
 def run(circuit, episodes: int = 100, seed: int = 0, batch_size: int = 500,
         manipulations: list | None = None, out: str | None = None, task_overrides: dict | None = None,
         greedy: bool = False, progress: bool = False, compression: str | None = "gzip",
-        closed_loop=None, checkpoint: str | None = None) -> Recording:
+        closed_loop=None, checkpoint: str | None = None, overwrite: bool = False) -> Recording:
     """Run ``episodes`` fresh episodes of the circuit's protocol with weights frozen.
 
     circuit: a :class:`Circuit`, or a checkpoint path or shipped name.
@@ -83,7 +84,11 @@ def run(circuit, episodes: int = 100, seed: int = 0, batch_size: int = 500,
     ``steps["da_rate_hz"]`` records the population's pulse-window rate.
     checkpoint: the checkpoint a given :class:`Circuit` was loaded from (recorded in the
     provenance with its SHA-256).
+    overwrite: replace an existing ``out`` (else it is refused, before any work).
     """
+    if out is not None:
+        check_outputs([out], [checkpoint if isinstance(checkpoint, str) else None,
+                              circuit if isinstance(circuit, str) else None], overwrite)
     manip_objs = as_manipulations(manipulations)
     manipulations = [m.to_dict() for m in manip_objs]
     if not isinstance(circuit, Circuit):
@@ -92,6 +97,7 @@ def run(circuit, episodes: int = 100, seed: int = 0, batch_size: int = 500,
     elif checkpoint is not None:
         checkpoint = resolve(checkpoint)
     task = circuit.make_task(**(task_overrides or {}))
+    validate(manip_objs, circuit, task, "test", bool(closed_loop))  # before any output or progress
     hash_before = circuit.weight_hash()
     attrs = {
         "protocol": circuit.config.protocol, "n_episodes": int(episodes),
@@ -122,7 +128,8 @@ def run(circuit, episodes: int = 100, seed: int = 0, batch_size: int = 500,
             steps, units, trials = recording_arrays(task, batch, circuit.gamma, offset)
             offset += batch.shape[0]
             if out is not None and writer is None:
-                writer = RecordingWriter(out, attrs, prov, manipulations, compression=compression)
+                writer = RecordingWriter(out, attrs, prov, manipulations, compression=compression,
+                                         overwrite=overwrite, inputs=[checkpoint])
             if writer is not None:
                 writer.append(steps, trials, units)
             else:

@@ -82,8 +82,9 @@ class _Population:
     """``n_groups`` × n_neurons LIF neurons; :meth:`window` runs one pulse window."""
 
     def __init__(self, n_groups: int, p: DAParams, seed: int, target: str):
-        import brian2 as b2
+        from .spiking import import_brian2
 
+        b2 = import_brian2()
         self.b2, self.n_groups, self.p = b2, n_groups, p
         b2.prefs.codegen.target = target
         variables = """

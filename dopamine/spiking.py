@@ -97,6 +97,16 @@ class Light:
                 "frequency_hz": self.frequency_hz, "width_ms": self.width_ms, "name": self.name}
 
 
+def import_brian2():
+    """brian2, set so that Ctrl-C or SIGTERM during a simulation interrupts it (an exception)
+    rather than brian2's default of stopping the run early and returning normally, which would
+    pass a truncated simulation on as a complete one."""
+    import brian2
+
+    brian2.prefs.core.stop_on_keyboard_interrupt = False
+    return brian2
+
+
 def _group(b2, n: int, p: DAParams, drive: str, variables: str = "", namespace: dict | None = None,
            threshold: str = "v > v_th", reset: str = "v = 0*mV"):
     """A NeuronGroup of ``n`` DA neurons: the LIF of the module doc with input ``drive`` (an
@@ -187,7 +197,7 @@ def simulate_episodes(deltas, lengths=None, params: DAParams = DAParams(), seed:
     import os
     import time
 
-    import brian2 as b2
+    b2 = import_brian2()
 
     d = np.asarray(deltas, dtype=float)
     if d.ndim != 2 or d.size == 0 or not np.all(np.isfinite(d)):

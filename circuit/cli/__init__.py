@@ -14,6 +14,9 @@ from pfcda.errors import PfcdaError
 
 
 def main(argv=None) -> int:
+    from .. import signals
+
+    signals.install()  # Ctrl-C and SIGTERM stop cleanly, outputs untouched or complete
     from .parser import build_parser
 
     parser = build_parser()
@@ -25,8 +28,9 @@ def main(argv=None) -> int:
             protocols.load_plugins([s for group in args.protocols for s in group.split(",")])
             protocols.export_plugins()  # worker processes load them too
         return args.func(args)
-    except KeyboardInterrupt:
-        print("pfcda: interrupted", file=sys.stderr)
+    except KeyboardInterrupt as e:
+        why = str(e) or "interrupted"
+        print(f"pfcda {args.command}: {why}; no partial output left", file=sys.stderr)
         return 130
     except BrokenPipeError:  # output piped into e.g. `head`: stop quietly
         devnull = os.open(os.devnull, os.O_WRONLY)

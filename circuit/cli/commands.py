@@ -2,10 +2,12 @@
 functions so that ``pfcda --help`` and ``pfcda protocols`` import no torch."""
 from __future__ import annotations
 
+import os
 import sys
 
 from pfcda.errors import UsageError
 
+from ..io.atomic import check_outputs
 from . import report
 
 
@@ -63,8 +65,14 @@ def train(args) -> int:
     cfg = train_config_for(args.protocol, task_options, sets=args.set or [], steps=args.steps,
                            seed=args.seed, manipulations=manips)
     out = args.out or f"{args.protocol}_{cfg.circuit.task.get('variant', 'default')}_seed{cfg.seed}.pt"
+    check_outputs([out], [args.resume, *(args.manipulation or [])], args.force)
+    if args.resume:
+        from ..train import check_resume
+
+        check_resume(cfg, args.resume)
     print(f"training {args.protocol} → {out}", file=sys.stderr)
-    run_training(cfg, out=out, resume=args.resume, progress=not args.quiet)
+    run_training(cfg, out=out, resume=args.resume, progress=not args.quiet, overwrite=args.force,
+                 log=lambda m: print(m, file=sys.stderr))
     print(out)
     return 0
 
@@ -94,6 +102,7 @@ def run(args) -> int:
     from ..run import manipulations_for, protocol_circuit
     from ..run import run as run_protocol
 
+    check_outputs([args.out], [args.checkpoint, *(args.manipulation or [])], args.force)
     ckpt, circuit = protocol_circuit(args.protocol, args.checkpoint)
     overrides = dict(args.task or [])
     if args.probs:
@@ -103,7 +112,8 @@ def run(args) -> int:
     manips = manipulations_for(args.protocol, args.manipulation, args.preset)
     rec = run_protocol(circuit, episodes=args.episodes, seed=args.seed, batch_size=args.batch_size,
                        out=args.out, task_overrides=overrides or None, progress=not args.quiet,
-                       manipulations=manips, closed_loop=args.closed_loop or None, checkpoint=ckpt)
+                       manipulations=manips, closed_loop=args.closed_loop or None, checkpoint=ckpt,
+                       overwrite=args.force)
     print(f"{args.out}: {rec.attrs['n_episodes']} episodes, {rec.attrs['n_trials']} trials, "
           f"{rec.attrs['n_steps']} steps, {rec.attrs['n_units']} units")
     return 0
@@ -119,6 +129,8 @@ def replay(args) -> int:
 
     if args.protocol not in replayable():
         raise UsageError(f"protocol: replay supports {replayable()}, got {args.protocol!r}")
+    check_outputs([args.out, f"{args.out}.schedule.csv"], [args.lab, args.mapping, args.checkpoint,
+                                                          *(args.manipulation or [])], args.force)
     table = labdata.load(args.lab, args.protocol, mapping=args.mapping)
     checkpoint = args.checkpoint
     lab = registry.get(args.protocol).lab
@@ -127,7 +139,7 @@ def replay(args) -> int:
     ckpt, circuit = protocol_circuit(args.protocol, checkpoint)
     rec = run_replay(circuit, args.lab, args.out, seed=args.seed, progress=not args.quiet, checkpoint=ckpt,
                      manipulations=manipulations_for(args.protocol, args.manipulation, args.preset),
-                     table=table)
+                     table=table, overwrite=args.force)
     print(f"{args.out}: {rec.attrs['n_episodes']} lab sessions replayed ({rec.attrs['n_trials']} trials) "
           f"on their own schedules ({args.out}.schedule.csv); compare with: "
           f"pfcda compare {args.protocol} --model {args.out} --lab {args.lab}"
@@ -140,7 +152,7 @@ def compare(args) -> int:
 
     res = compare_recording(args.protocol, args.model, args.lab, mapping=args.mapping,
                             n_boot=args.bootstrap, seed=args.seed, score=args.score,
-                            figures=args.figures)
+                            figures=args.figures, overwrite=args.force)
     if args.json:
         print(report.dumps(res))
         return 0
@@ -151,12 +163,13 @@ def compare(args) -> int:
 def spikes(args) -> int:
     from ..render import render
 
+    check_outputs([args.out, args.nwb], [args.recording], args.force)
     if args.nwb:
         from ..io.nwb import require_pynwb
 
         require_pynwb()  # before a long render
     res = render(args.recording, args.out, population=args.population, seed=args.seed,
-                 target=args.target, progress=not args.quiet, workers=args.workers)
+                 target=args.target, progress=not args.quiet, workers=args.workers, overwrite=args.force)
     sp = res["spikes"]
     n_da = len(sp.da_spike_times_s) if sp.has_da else 0
     n_pfc = len(sp.pfc_spike_times_s) if sp.has_pfc else 0
@@ -164,7 +177,7 @@ def spikes(args) -> int:
     if args.nwb:
         from ..io.nwb_spikes import export_spikes_nwb
 
-        print(export_spikes_nwb(args.out, args.nwb))
+        print(export_spikes_nwb(args.out, args.nwb, overwrite=args.force))
     return 0
 
 
@@ -173,36 +186,45 @@ def lesion_sweep(args) -> int:
     from ..lesion_sweep import lesion_sweep as sweep
     from ..run import protocol_circuit
 
+    if args.figure:
+        from ..io.atomic import check_outputs as check
+        from ..io.figures import figure_paths
+
+        directory, base = os.path.split(os.path.abspath(args.figure))
+        check(figure_paths(directory, [os.path.splitext(base)[0]]), overwrite=args.force)
     _, circuit = protocol_circuit(args.protocol, args.checkpoint)
     res = sweep(circuit, sizes=args.sizes, draws=args.draws, episodes=args.episodes,
                 seed=args.seed, target="input" if args.channel else "units",
                 channel=args.channel, task_overrides=dict(args.task or []) or None)
     if args.figure:
-        figure(res, args.figure)
+        figure(res, args.figure, overwrite=args.force)
     if args.json:
         print(report.dumps(res))
         return 0
     print(f"{res['protocol']}: {res['measure']} by lesion size "
           f"({'units silenced' if res['target'] == 'units' else res['channel'] + ' removed'})")
+    print("  size     mean   ± sem over episodes   (± sem across random subsets)")
     for r in res["rows"]:
-        print(f"  {r['size']:>5.0%}  {r['value']:8.3f} ± {r['sem']:.3f}  (n = {r['n']})")
+        draws = f"  (± {r['sem_draws']:.3f} across {len(r['draws'])} subsets)" if r["sem_draws"] is not None else ""
+        print(f"  {r['size']:>5.0%}  {r['value']:8.3f} ± {r['sem']:.3f}  (n = {r['n']}){draws}")
     return 0
 
 
 def export(args) -> int:
     if not args.nwb and not args.hbayesdm:
         raise UsageError("export: give --nwb FILE and/or --hbayesdm FILE")
+    check_outputs([args.nwb, args.hbayesdm], [args.recording], args.force)
     if args.hbayesdm:
         from ..io.export import export_hbayesdm
 
-        res = export_hbayesdm(args.recording, args.hbayesdm)
+        res = export_hbayesdm(args.recording, args.hbayesdm, overwrite=args.force)
         print(f"{args.hbayesdm}: hBayesDM '{res['task']}' table, {res['rows']} trials "
               f"({res['left_out']} with invalid responses left out)")
     if not args.nwb:
         return 0
     from ..io.nwb import export_nwb, validate_nwb
 
-    export_nwb(args.recording, args.nwb, step_duration=args.step_duration)
+    export_nwb(args.recording, args.nwb, step_duration=args.step_duration, overwrite=args.force)
     errors = validate_nwb(args.nwb) if args.validate else []
     for e in errors:
         print(f"validation: {e}", file=sys.stderr)
@@ -218,7 +240,8 @@ def analyze(args) -> int:
         return 0
     if not args.recording:
         raise UsageError("analyze: give a recording (run.h5) or --list PROTOCOL")
-    result = analyze_recording(args.recording, seed=args.seed, spikes=args.spikes, figures=args.figures)
+    result = analyze_recording(args.recording, seed=args.seed, spikes=args.spikes, figures=args.figures,
+                               overwrite=args.force)
     if args.json:
         print(report.dumps({k: result[k] for k in ("protocol", "stats", "reference") if k in result}))
         return 0

@@ -79,6 +79,8 @@ TASK = (("--task",), dict(type=setting, action="append", metavar="OPTION=VALUE",
                                "(Harlow held-out objects), schedule=behrens (volatility)"))
 MANIPULATION = (("--manipulation",), dict(action="append", metavar="FILE.toml",
                                           help="manipulations ([[manipulation]] tables); repeatable"))
+FORCE = (("--force", "--overwrite"), dict(action="store_true", dest="force",
+                                         help="replace outputs that exist (never an input of the command)"))
 PRESET = (("--preset",), dict(action="append", metavar="NAME",
                               help="a named manipulation preset of the protocol; repeatable"))
 
@@ -95,7 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     plugins = _parent(PLUGINS)
-    seed, js, quiet = _parent(SEED), _parent(JSON), _parent(QUIET)
+    seed, js, quiet, force = _parent(SEED), _parent(JSON), _parent(QUIET), _parent(FORCE)
     manips = _parent(MANIPULATION, PRESET)
 
     def command(name, func, help, parents=()):
@@ -106,7 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
     command("protocols", c.protocols, "list the protocols (name, citation, description)")
     command("checkpoints", c.checkpoints, "list the shipped checkpoints by name")
 
-    s = command("train", c.train, "meta-train a circuit on a protocol", [quiet])
+    s = command("train", c.train, "meta-train a circuit on a protocol", [quiet, force])
     s.add_argument("protocol", help="protocol name (see `pfcda protocols`)")
     s.add_argument("--variant", help="task variant, e.g. independent | correlated for the bandit")
     s.add_argument("--arms", type=positive_int, help="number of arms (bandit)")
@@ -129,7 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--greedy", action="store_true", help="argmax actions instead of sampling")
 
     s = command("run", c.run, "run a protocol against a frozen circuit and record it (HDF5)",
-                [seed, quiet, manips])
+                [seed, quiet, manips, force])
     s.add_argument("protocol", help="protocol name (see `pfcda protocols`)")
     s.add_argument(*CHECKPOINT[0], **CHECKPOINT[1])
     s.add_argument("--episodes", type=positive_int, default=100, help="episodes to run (100)")
@@ -145,7 +147,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", required=True, help="the HDF5 recording to write")
 
     s = command("replay", c.replay, "run a frozen circuit on a lab's own sessions: their lengths, "
-                "trial-by-trial reward probabilities and (two-step) transitions", [seed, quiet, manips])
+                "trial-by-trial reward probabilities and (two-step) transitions", [seed, quiet, manips, force])
     s.add_argument("protocol", help="twostep (e.g. the rats) or matching (e.g. the mice)")
     s.add_argument("--lab", required=True, help="bundled lab data (rats, mice) or a file")
     s.add_argument("--mapping", metavar="TOML", help="column mapping for a lab file in another layout")
@@ -155,7 +157,7 @@ def build_parser() -> argparse.ArgumentParser:
                                                 "written beside it, OUT.schedule.csv)")
 
     s = command("compare", c.compare, "the protocol's analyses on a recording and on lab data, "
-                "side by side with bootstrap CIs", [js])
+                "side by side with bootstrap CIs", [js, force])
     s.add_argument("protocol", help="twostep (rats) or matching (mice)")
     s.add_argument("--model", required=True, help="a recording of the circuit (pfcda run)")
     s.add_argument("--lab", required=True, help="bundled lab data (rats, mice) or a file "
@@ -174,7 +176,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--figures", help="write the overlay figure (PNG and SVG) into this folder")
 
     s = command("spikes", c.spikes, "render a recording as spikes: DA population (brian2) and PFC "
-                "spike trains", [seed, quiet])
+                "spike trains", [seed, quiet, force])
     s.add_argument("recording", help="an HDF5 recording written by `pfcda run`")
     s.add_argument("--out", required=True, help="the spikes file (HDF5) to write")
     s.add_argument("--population", choices=("da", "pfc", "both"), default="both")
@@ -188,7 +190,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "2-core machine halves the wall time)")
 
     s = command("lesion-sweep", c.lesion_sweep, "a protocol's behaviour against virtual-lesion size",
-                [seed, js])
+                [seed, js, force])
     s.add_argument("protocol", help="protocol name (see `pfcda protocols`)")
     s.add_argument(*CHECKPOINT[0], **CHECKPOINT[1])
     s.add_argument("--sizes", type=fractions, default=[0.0, 0.1, 0.25, 0.5, 0.75, 1.0],
@@ -200,7 +202,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument(*TASK[0], **{**TASK[1], "help": "a task option for the runs"})
     s.add_argument("--figure", help="write the curve (PNG and SVG) at this path")
 
-    s = command("export", c.export, "export a recording to NWB, or its trials to hBayesDM")
+    s = command("export", c.export, "export a recording to NWB, or its trials to hBayesDM", [force])
     s.add_argument("recording", help="an HDF5 recording written by `pfcda run`")
     s.add_argument("--nwb", help="the NWB file to write")
     s.add_argument("--hbayesdm", help="write the trials in hBayesDM's tab-separated convention "
@@ -210,7 +212,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--no-validate", dest="validate", action="store_false",
                    help="skip validation of the written file")
 
-    s = command("analyze", c.analyze, "run a protocol's analyses on a recording", [js])
+    s = command("analyze", c.analyze, "run a protocol's analyses on a recording", [js, force])
     s.add_argument("recording", nargs="?", help="an HDF5 recording written by `pfcda run`")
     s.add_argument("--list", metavar="PROTOCOL", help="name and explain every statistic of PROTOCOL")
     s.add_argument("--figures", metavar="DIR", help="write figures (PNG and SVG) to DIR")

@@ -40,30 +40,39 @@ def evaluation(res: dict, checkpoint: str, probs=None) -> list[str]:
     return lines
 
 
+def _value(v: dict) -> str:
+    """An estimate as printed: never a bare NaN (the reason instead)."""
+    x = v.get("value")
+    if x is None or (isinstance(x, float) and not math.isfinite(x)):
+        return "n/a (" + (v.get("note") or "not computable from this recording") + ")"
+    return f"{x:.4g}"
+
+
+def warnings(result: dict) -> list[str]:
+    return [f"  warning: {w}" for w in result.get("warnings", [])]
+
+
 def analysis(result: dict, path: str, n_episodes) -> list[str]:
     lines = [f"{path}: protocol {result['protocol']}, {n_episodes} episodes"]
     width = max(len(k) for k in result["stats"])
     for k, v in result["stats"].items():
-        sem = f" ± {v['sem']:.3f}" if v.get("sem") is not None else ""
+        sem = f" ± {v['sem']:.3f}" if v.get("sem") is not None and math.isfinite(v["sem"]) else ""
         ref = result["reference"].get(k)
         if ref:
             parts = [f"{who} {ref[who]}" for who in ("paper", "lab") if ref.get(who) is not None]
             ref = f"   {', '.join(parts)} ({ref['source']})"
         else:
             ref = ""
-        lines.append(f"  {k:<{width}}  {v['value']:.4g}{sem}{ref}")
+        lines.append(f"  {k:<{width}}  {_value(v)}{sem}{ref}")
     for p in result.get("figures", []):
         lines.append(f"  figure: {p}")
-    return lines
+    return lines + warnings(result)
 
 
 def comparison(res: dict, n_boot: int, lab: str) -> list[str]:
     lines = [f"{res['protocol']}: circuit ({res['n_episodes']['model']} episodes) vs lab {lab} "
              f"({res['n_episodes']['lab']} sessions); 95% bootstrap CI over episodes/sessions "
              f"({n_boot} resamples)"]
-    ok = min(v["n_boot_ok"] for who in ("model", "lab") for v in res[who].values())
-    if ok < n_boot:
-        lines.append(f"  note: some resamples could not be fitted; the fewest CIs rest on {ok} resamples")
     if res["lab_excluded"]:
         lines.append("  lab trials kept but excluded from the analyses: " +
                      ", ".join(f"{k} {v}" for k, v in res["lab_excluded"].items()))
@@ -73,8 +82,9 @@ def comparison(res: dict, n_boot: int, lab: str) -> list[str]:
         cells = []
         for who in ("model", "lab"):
             v = res[who].get(k)
-            cells.append(f"{v['value']:7.3f} [{v['ci'][0]:6.3f}, {v['ci'][1]:6.3f}]"
-                         if v and v["ci"][0] is not None else "—")
+            ok = v and math.isfinite(v["value"]) and v["ci"][0] is not None
+            cells.append(f"{v['value']:7.3f} [{v['ci'][0]:6.3f}, {v['ci'][1]:6.3f}]" if ok
+                         else "n/a (no fit)" if v else "—")
         lines.append(f"  {k:<{width}}  {cells[0]:>22}  {cells[1]:>22}")
     if "model_comparison" in res:
         mc = res["model_comparison"]
@@ -95,9 +105,10 @@ def comparison(res: dict, n_boot: int, lab: str) -> list[str]:
                 lines.append(f"  {m} fitted to session {label}: " + fmt(params))
         for m, params in mc["circuit_own_choices"].items():
             lines.append(f"  {m} fitted to the circuit's own choices: " + fmt(params))
+        lines += warnings(mc)
     for p in res.get("figures", []):
         lines.append(f"  figure: {p}")
-    return lines
+    return lines + warnings(res)
 
 
 def info(rec, path: str) -> dict:

@@ -21,7 +21,7 @@ import torch
 
 from pfcda.errors import CheckpointError
 
-from .atomic import atomic_write
+from .atomic import atomic_write, ensure_space
 
 FORMAT, VERSION = "pfcda-checkpoint", 1
 
@@ -67,8 +67,9 @@ class Checkpoint:
 
 
 def save_checkpoint(circuit, path: str, train_config=None, steps: int = 0, provenance=None,
-                    history=None, resume=None) -> str:
-    """Write ``circuit`` (and what trained it) as a checkpoint, atomically."""
+                    history=None, resume=None, overwrite: bool = False) -> str:
+    """Write ``circuit`` (and what trained it) as a checkpoint, atomically (an existing file is
+    replaced only with ``overwrite``)."""
     payload = {
         "format": FORMAT, "version": VERSION,
         "circuit": dataclasses.asdict(circuit.config),
@@ -78,9 +79,22 @@ def save_checkpoint(circuit, path: str, train_config=None, steps: int = 0, prove
     }
     if resume is not None:
         payload["resume"] = resume
-    with atomic_write(path) as tmp:
+    nbytes = sum(t.numel() * t.element_size() for t in _tensors(payload))
+    with atomic_write(path, overwrite=overwrite) as tmp:
+        ensure_space(tmp, 2 * nbytes)
         torch.save(payload, tmp)
     return path
+
+
+def _tensors(obj):
+    if isinstance(obj, torch.Tensor):
+        yield obj
+    elif isinstance(obj, dict):
+        for v in obj.values():
+            yield from _tensors(v)
+    elif isinstance(obj, (list, tuple)):
+        for v in obj:
+            yield from _tensors(v)
 
 
 def shipped_dir():
@@ -111,7 +125,8 @@ def read_checkpoint(path_or_name: str) -> Checkpoint:
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # noqa: BLE001 - any unpickling failure means "not a checkpoint"
-        raise CheckpointError(f"checkpoint {path}: not a pfcda checkpoint ({type(e).__name__}: {e})") from None
+        first = str(e).strip().splitlines()[0] if str(e).strip() else ""
+        raise CheckpointError(f"checkpoint {path}: not a pfcda checkpoint ({type(e).__name__}: {first[:100]})") from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise CheckpointError(f"checkpoint {path}: not a pfcda checkpoint (no format tag)")
     if payload.get("version") != VERSION:

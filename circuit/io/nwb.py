@@ -25,7 +25,7 @@ import numpy as np
 
 from pfcda.errors import ConfigError
 
-from .atomic import atomic_write
+from .atomic import atomic_write, check_outputs
 from .recording import read_recording
 
 STEP_DURATION = 0.5  # seconds per agent step
@@ -38,7 +38,8 @@ def require_pynwb():
         raise ConfigError("NWB export needs pynwb: pip install 'pfcda[nwb]'") from None
 
 
-def export_nwb(recording_path: str, nwb_path: str, step_duration: float = STEP_DURATION) -> str:
+def export_nwb(recording_path: str, nwb_path: str, step_duration: float = STEP_DURATION,
+               overwrite: bool = False) -> str:
     """Write the recording at ``recording_path`` (HDF5) as an NWB file at ``nwb_path``."""
     require_pynwb()
     import h5py
@@ -48,6 +49,7 @@ def export_nwb(recording_path: str, nwb_path: str, step_duration: float = STEP_D
     from pynwb.epoch import TimeIntervals
     from pynwb.file import Subject
 
+    check_outputs([nwb_path], [recording_path], overwrite)
     if not step_duration > 0:
         raise ConfigError(f"step_duration: expected a positive number of seconds, got {step_duration}")
     rec = read_recording(recording_path)
@@ -119,17 +121,17 @@ def export_nwb(recording_path: str, nwb_path: str, step_duration: float = STEP_D
         for name in src["units"]:
             pfc.add(series(name, src["units"][name], "a.u.",
                            f"PFC {name} activity [steps × units]", compress=True))
-        write_nwb(nwb, nwb_path)
+        write_nwb(nwb, nwb_path, overwrite=overwrite, inputs=[recording_path])
     return nwb_path
 
 
-def write_nwb(nwb, nwb_path: str) -> None:
+def write_nwb(nwb, nwb_path: str, overwrite: bool = False, inputs=()) -> None:
     """Write an NWBFile atomically (:mod:`.atomic`): a crash leaves the complete file (or the
     previous one), never a partial one."""
     import h5py
     from pynwb import NWBHDF5IO
 
-    with atomic_write(nwb_path) as tmp:
+    with atomic_write(nwb_path, overwrite=overwrite, inputs=inputs) as tmp:
         with h5py.File(tmp, "w", locking=False) as f, NWBHDF5IO(file=f, mode="w") as io:
             io.write(nwb)
 

@@ -42,6 +42,7 @@ import numpy as np
 
 from pfcda.errors import RecordingError
 
+from .atomic import check_outputs
 from .nwb import require_pynwb, write_nwb
 from .spikes import Spikes, read_spikes
 
@@ -61,7 +62,7 @@ def _canonical(times, units):
     return times[order], units[order]
 
 
-def export_spikes_nwb(spikes_path: str, nwb_path: str) -> str:
+def export_spikes_nwb(spikes_path: str, nwb_path: str, overwrite: bool = False) -> str:
     """Write the spikes file at ``spikes_path`` as an NWB file at ``nwb_path``; returns it."""
     require_pynwb()
     from hdmf.backends.hdf5 import H5DataIO
@@ -72,6 +73,7 @@ def export_spikes_nwb(spikes_path: str, nwb_path: str) -> str:
     from pynwb.misc import Units
     from pynwb.ogen import OptogeneticSeries, OptogeneticStimulusSite
 
+    check_outputs([nwb_path], [spikes_path], overwrite)
     src = read_spikes(spikes_path)
     attrs, data = src.attrs, src.data
     try:
@@ -221,7 +223,7 @@ def export_spikes_nwb(spikes_path: str, nwb_path: str) -> str:
                      VectorData(name="pulse_index", description="row in stim/on_s, stim/off_s",
                                 data=order.astype(np.int64))]))
 
-    write_nwb(nwb, nwb_path)
+    write_nwb(nwb, nwb_path, overwrite=overwrite, inputs=[spikes_path])
     return nwb_path
 
 

@@ -17,7 +17,7 @@ import numpy as np
 
 from pfcda.errors import RecordingError
 
-from .atomic import AtomicOutput
+from .atomic import AtomicOutput, ensure_space, write_failed
 from .codec import decode_attr, encode_attr, open_h5
 from .schema import RECORDING_FORMAT as FORMAT
 from .schema import RECORDING_VERSION as VERSION
@@ -82,10 +82,11 @@ class Recording:
         return lit
 
     # ------------------------------------------------------------------------------- I/O
-    def write(self, path: str, compression: str | None = "gzip") -> str:
-        """Write the whole recording to ``path`` (atomically)."""
+    def write(self, path: str, compression: str | None = "gzip", overwrite: bool = False) -> str:
+        """Write the whole recording to ``path`` (atomically; an existing file is replaced only
+        with ``overwrite``)."""
         with RecordingWriter(path, self.attrs, self.provenance, self.manipulations,
-                             compression=compression) as w:
+                             compression=compression, overwrite=overwrite) as w:
             w.append(self.steps, self.trials, self.units)
         return path
 
@@ -108,14 +109,16 @@ class RecordingWriter:
     """
 
     def __init__(self, path: str, attrs: dict, provenance: dict, manipulations: list,
-                 compression: str | None = "gzip", chunk_steps: int = 16384):
+                 compression: str | None = "gzip", chunk_steps: int = 16384, overwrite: bool = False,
+                 inputs=()):
         import h5py
 
         self.path = path
-        self.out = AtomicOutput(path)
+        self.out = AtomicOutput(path, overwrite=overwrite, inputs=inputs)
         self.compression = compression
         self.chunk_steps = chunk_steps
         try:
+            self.f = None
             self.f = h5py.File(self.out.tmp, "w", locking=False)
             self.f.attrs["format"] = FORMAT
             self.f.attrs["version"] = VERSION
@@ -124,8 +127,14 @@ class RecordingWriter:
                 self.f.attrs[k] = encode_attr(v)
             self.f.attrs["provenance"] = encode_attr(provenance)
             self.f.attrs["manipulations"] = encode_attr(manipulations)
+        except Exception as e:  # noqa: BLE001
+            err = write_failed(path, e)
+            self.abort()
+            if err is None:
+                raise
+            raise err from None
         except BaseException:
-            self.out.abort()
+            self.abort()
             raise
         for g in ("trials", "steps", "units"):
             self.f.create_group(g)
@@ -149,7 +158,21 @@ class RecordingWriter:
         ds[n:] = data
 
     def append(self, steps: dict, trials: dict, units: dict | None = None) -> None:
-        """Append a batch: per-step arrays (equal lengths), trial rows, unit activity rows."""
+        """Append a batch: per-step arrays (equal lengths), trial rows, unit activity rows. An OS
+        error (a full disk) removes the partial file and names the path."""
+        raw = sum(np.asarray(v).nbytes for d in (steps, trials, units or {}) for v in d.values())
+        try:
+            ensure_space(self.out.tmp, raw)  # conservative (compression is not counted)
+            self._append_batch(steps, trials, units)
+            self.f.flush()
+        except Exception as e:  # noqa: BLE001 - the OS's refusals become one line; bugs stay bugs
+            err = write_failed(self.path, e)
+            self.abort()
+            if err is None:
+                raise
+            raise err from None
+
+    def _append_batch(self, steps: dict, trials: dict, units: dict | None = None) -> None:
         check_steps(steps, units or {})
         lengths = {len(v) for v in steps.values()} | {len(v) for v in (units or {}).values()}
         if len(lengths) != 1:
@@ -167,18 +190,28 @@ class RecordingWriter:
     def close(self, attrs: dict | None = None) -> str:
         """Complete the file (``attrs``: root attributes known only at the end) and rename it
         onto the target."""
-        for k, v in (attrs or {}).items():
-            self.f.attrs[k] = encode_attr(v)
-        self.f.attrs["complete"] = True
-        self.f.attrs["n_steps"] = self.n_steps
-        self.f.attrs["n_trials"] = self.n_trials
-        self.f.flush()
-        self.f.close()
+        try:
+            for k, v in (attrs or {}).items():
+                self.f.attrs[k] = encode_attr(v)
+            self.f.attrs["complete"] = True
+            self.f.attrs["n_steps"] = self.n_steps
+            self.f.attrs["n_trials"] = self.n_trials
+            self.f.flush()
+            self.f.close()
+        except Exception as e:  # noqa: BLE001
+            err = write_failed(self.path, e)
+            self.abort()
+            if err is None:
+                raise
+            raise err from None
         return self.out.commit()
 
     def abort(self) -> None:
         try:
-            self.f.close()
+            if self.f is not None:
+                self.f.close()
+        except Exception:  # noqa: BLE001 - a file that cannot even close (full disk): drop it
+            pass
         finally:
             self.out.abort()
 

@@ -104,7 +104,8 @@ class Spikes:
         return json.loads(o) if isinstance(o, str) else o
 
 
-def write_spikes(path: str, attrs: dict, data: dict, groups: dict | None = None) -> str:
+def write_spikes(path: str, attrs: dict, data: dict, groups: dict | None = None, overwrite: bool = False,
+                 inputs=()) -> str:
     """Write a spikes file atomically: ``attrs`` (root attributes), ``data`` (datasets by path:
     the schema's fields), ``groups`` (group → attributes)."""
     import h5py
@@ -112,7 +113,7 @@ def write_spikes(path: str, attrs: dict, data: dict, groups: dict | None = None)
     unknown = [k for k in data if k not in SPIKES_FIELDS]
     if unknown:
         raise ValueError(f"spikes file: {unknown} are not fields of the format ({sorted(SPIKES_FIELDS)})")
-    with atomic_write(path) as tmp:
+    with atomic_write(path, overwrite=overwrite, inputs=inputs) as tmp:
         with h5py.File(tmp, "w", locking=False) as f:
             for k, v in {"format": FORMAT, "version": VERSION, **attrs}.items():
                 f.attrs[k] = v
