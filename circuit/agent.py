@@ -25,6 +25,7 @@ from pfcda.pfc.network import PFCNetwork, StepOutput
 from .config import CircuitConfig
 
 ARCHITECTURES = ("single", "actor_critic")
+_UNSET = object()
 
 
 class ActorCriticState(NamedTuple):
@@ -50,7 +51,8 @@ class Circuit(nn.Module):
         if config.architecture not in ARCHITECTURES:
             raise ConfigError(f"architecture: expected one of {ARCHITECTURES}, got {config.architecture!r}")
         self.config = config
-        task = self.make_task()
+        task = protocols.make_task(config.protocol, **config.task)
+        self.obs_names, self.action_names = tuple(task.obs_names), tuple(task.action_names)
         self.net = PFCNetwork(task.n_obs, task.n_actions, config.n_units, config.core)
         self.critic = (PFCNetwork(task.n_obs, task.n_actions, config.n_units, config.core)
                        if config.architecture == "actor_critic" else None)
@@ -106,6 +108,20 @@ class Circuit(nn.Module):
                                                         (init.v_prev, init.start)))
 
     @staticmethod
+    def flatten_state(state) -> list:
+        """The state as a flat list of tensors (for a checkpoint's resume block)."""
+        if isinstance(state, ActorCriticState):
+            return [*state.actor, *state.critic, state.v_prev, state.start]
+        return list(state)
+
+    def unflatten_state(self, flat: list):
+        """:meth:`flatten_state`'s inverse for this circuit."""
+        if self.critic is None:
+            return tuple(flat)
+        k = len(self.net.initial_state(1))
+        return ActorCriticState(tuple(flat[:k]), tuple(flat[k:2 * k]), flat[2 * k], flat[2 * k + 1])
+
+    @staticmethod
     def detach_state(state):
         """The state cut from the autograd graph (truncated BPTT between unrolls)."""
         if isinstance(state, ActorCriticState):
@@ -138,10 +154,21 @@ class Circuit(nn.Module):
         return StepOutput(oa.logits, oc.value, new_state, oa.activity, oa.cell, rpe_input=delta)
 
     def make_task(self, **overrides):
-        """A fresh task of the circuit's protocol; ``overrides`` change task options (e.g.
-        fixed test probabilities) but not its observation/action layout."""
+        """A fresh task of the circuit's protocol; ``overrides`` change task options (e.g. fixed
+        test probabilities, held-out objects) but never its observation or action channels,
+        which the trained network's inputs and readouts are made for (refused)."""
         kwargs = {**self.config.task, **overrides}
-        return protocols.make_task(self.config.protocol, **kwargs)
+        task = protocols.make_task(self.config.protocol, **kwargs)
+        for what, trained, now in (("observation", self.obs_names, tuple(task.obs_names)),
+                                   ("action", self.action_names, tuple(task.action_names))):
+            if now != trained:
+                changed = ", ".join(f"{k}={v!r}" for k, v in overrides.items()
+                                    if self.config.task.get(k, _UNSET) != v) or "the options"
+                raise ConfigError(f"--task {changed}: changes the task's {what} channels (trained on "
+                                  f"{len(trained)}: {', '.join(trained)}; asked: {len(now)}: "
+                                  f"{', '.join(now)}); a trained circuit runs only the task it was "
+                                  f"trained for — train a new one")
+        return task
 
     def input_channels(self) -> list[str]:
         """Names of the PFC input channels: the task's observation channels, ``prev_action:NAME``

@@ -8,6 +8,7 @@ units) unless the protocol's training configuration overrides them
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 
 from pfcda.errors import ConfigError
@@ -60,6 +61,29 @@ class TrainConfig:
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
+    def validate(self) -> "TrainConfig":
+        """Every field of the expected type and range; errors name the field."""
+        c = self.circuit
+        _check(c, "protocol", str)
+        _check(c, "task", dict)
+        _check(c, "core", str, choices=("lstm", "gru", "rnn"))
+        _check(c, "n_units", int, lo=1)
+        _check(c, "gamma", float, lo=0.0, hi=1.0)
+        _check(c, "architecture", str, choices=("single", "actor_critic"))
+        for name in ("steps", "batch_size", "t_max", "eval_episodes", "threads"):
+            _check(self, name, int, lo=1)
+        for name in ("eval_every", "checkpoint_every", "seed"):
+            _check(self, name, int, lo=0 if name != "seed" else None)
+        _check(self, "optimizer", str, choices=("rmsprop", "adam"))
+        for name in ("lr", "beta_v", "beta_e", "max_grad_norm", "da_gain"):
+            _check(self, name, float, lo=0.0)
+        for name in ("lr_final", "beta_e_final"):
+            _check(self, name, float, lo=0.0, optional=True)
+        _check(self, "gae_lambda", float, lo=0.0, hi=1.0)
+        _check(self, "eval_task", dict)
+        _check(self, "manipulations", list)
+        return self
+
     @classmethod
     def from_dict(cls, d: dict) -> "TrainConfig":
         d = dict(d)
@@ -73,7 +97,35 @@ class TrainConfig:
         unknown = set(d) - known
         if unknown:
             raise ConfigError(f"train config: unknown fields {sorted(unknown)}; expected {sorted(known)}")
-        return cls(circuit=circuit, **d)
+        return cls(circuit=circuit, **d).validate()
+
+
+def _check(obj, name: str, kind, lo=None, hi=None, choices=None, optional: bool = False) -> None:
+    """Check (and, int → float, coerce) one field; the error names it and the expected form."""
+    value = getattr(obj, name)
+    where = "circuit." + name if isinstance(obj, CircuitConfig) else name
+    if value is None and optional:
+        return
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+        setattr(obj, name, value)
+    ok = isinstance(value, kind) and not isinstance(value, bool)
+    if ok and kind in (int, float) and not math.isfinite(value):
+        ok = False
+    expected = {int: "an integer", float: "a number", str: "a string", dict: "a table", list: "a list"}[kind]
+    if lo is not None and hi is not None:
+        expected += f" in [{lo:g}, {hi:g}]"
+    elif lo == 1:
+        expected = "a positive integer"
+    elif lo is not None:
+        expected += f" ≥ {lo:g}"
+    if choices:
+        expected = f"one of {choices}"
+        ok = ok and value in choices
+    if ok and lo is not None and value < lo or ok and hi is not None and value > hi:
+        ok = False
+    if not ok:
+        raise ConfigError(f"{where}: expected {expected}{' or null' if optional else ''}, got {value!r}")
 
 
 def describe(cls) -> dict:

@@ -47,6 +47,7 @@ the field and the expected form. They can be written in TOML::
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -92,9 +93,22 @@ class Manipulation:
         if self.stage not in STAGES:
             bad("stage", f"one of {STAGES}", self.stage)
         try:
+            if isinstance(self.value, bool):
+                raise TypeError
             object.__setattr__(self, "value", float(self.value))
         except (TypeError, ValueError):
             bad("value", "a number", self.value)
+        if not math.isfinite(self.value):
+            bad("value", "a finite number", self.value)
+        for k in ("frequency_hz", "width_ms"):
+            v = getattr(self, k)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+                bad(k, "a finite number", v)
+        if not isinstance(self.seed, int) or isinstance(self.seed, bool):
+            bad("seed", "an integer", self.seed)
+        if self.fraction is not None and (isinstance(self.fraction, bool)
+                                          or not isinstance(self.fraction, (int, float))):
+            bad("fraction", "a number in [0, 1]", self.fraction)
         if self.action == "noise" and self.value < 0:
             bad("value", "a noise SD ≥ 0", self.value)
         units = tuple(self.units) if isinstance(self.units, (list, tuple)) else self.units
@@ -318,6 +332,18 @@ class Manipulated:
     @property
     def n(self) -> int:
         return len(self.resolved)
+
+    def state_dict(self) -> dict:
+        """What carries from step to step (the previous step's events, the noise generators)."""
+        return {"prev_events": dict(self.prev_events),
+                "generators": [r.generator.get_state() if r.generator is not None else None
+                               for r in self.resolved]}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.prev_events = dict(state["prev_events"])
+        for r, g in zip(self.resolved, state["generators"]):
+            if g is not None:
+                r.generator.set_state(g)
 
     # ---------------------------------------------------------------------------- timing
     def active(self, trial: torch.Tensor, phase: torch.Tensor) -> torch.Tensor:

@@ -21,6 +21,7 @@ from pfcda.dopamine.closed_loop import ClosedLoop
 from pfcda.errors import ConfigError
 from pfcda.protocols.base import Batch, Transition
 
+from . import signals
 from .manipulations import Manipulated, validate
 
 
@@ -108,9 +109,9 @@ def iter_batches(circuit, task, n_episodes: int, seed: int = 0, batch_size: int 
     g_task = torch.Generator().manual_seed(seed)
     g_act = torch.Generator().manual_seed(seed + 1_000_003)
     if params is None:
-        params = task.sample_params(n_episodes, g_task)
+        params = task.sample_test_params(n_episodes, g_task)
     act = policy or sampling(g_act, greedy)
-    with torch.inference_mode():
+    with torch.inference_mode(), signals.polling():
         for first in range(0, n_episodes, batch_size):
             b = min(batch_size, n_episodes - first)
             batch_params = {k: v[first:first + b] for k, v in params.items()}
@@ -121,6 +122,7 @@ def iter_batches(circuit, task, n_episodes: int, seed: int = 0, batch_size: int 
             alive = torch.ones(b, dtype=torch.bool)
             k = 0
             while True:
+                signals.check()  # Ctrl-C / SIGTERM stop here, between two steps
                 carry, tr = env_step(agent, task, carry, act, k)
                 steps.append(tr)
                 valid.append(alive.clone())

@@ -6,10 +6,19 @@ dopamine module turns the unroll's rewards and values into the n-step advantage,
 (``da_gain``, and any ``da_teaching`` manipulation), and the plasticity rule updates the PFC
 weights by backpropagation through time over the unroll. The recurrent state is carried across
 unrolls (truncated BPTT) and reset to the learned initial state when an episode ends.
+
+Outputs: the trained checkpoint is written to ``out`` only when training completes. Periodic
+checkpoints, and the one written when the run is interrupted (Ctrl-C, SIGTERM: between two
+updates, :mod:`pfcda.circuit.signals`), go to their own file, :func:`resume_path` (``OUT`` with
+``.resume.pt``), which holds everything the run needs to go on — weights, optimiser, random
+generators and the rollout itself (the episodes in flight, the network state, the task's state)
+— so that ``--resume`` continues bit for bit as if never stopped (tested).
 """
 from __future__ import annotations
 
+import dataclasses
 import math
+import os
 import time
 
 import torch
@@ -18,12 +27,60 @@ from pfcda.dopamine.rpe import advantages, teaching_signal
 from pfcda.errors import CheckpointError
 from pfcda.pfc.plasticity import a2c_loss, make_optimizer
 
+from . import signals
 from .agent import Circuit
 from .config import TrainConfig
-from .io.checkpoint import load_checkpoint, save_checkpoint
+from .io.atomic import check_outputs, ensure_space
+from .io.checkpoint import read_checkpoint, save_checkpoint
 from .manipulations import Manipulated
 from .provenance import provenance
-from .rollout import env_step, iter_batches, sampling, start
+from .rollout import Carry, env_step, iter_batches, sampling, start
+
+#: Training-config fields that may differ between a run and the one it resumes.
+RESUMABLE_CHANGES = ("eval_every", "eval_episodes", "eval_task", "checkpoint_every", "threads")
+
+
+def resume_path(out: str) -> str:
+    """Where training keeps its resumable checkpoint for the output ``out``."""
+    root, ext = os.path.splitext(out)
+    return f"{root if ext == '.pt' else out}.resume.pt"
+
+
+def check_resume(cfg: TrainConfig, path: str):
+    """The resumable checkpoint at ``path``, checked to continue ``cfg`` (before any work)."""
+    ck = read_checkpoint(path)
+    _check_resumable(cfg, ck, path)
+    return ck
+
+
+def _check_resumable(cfg: TrainConfig, ck, path: str) -> None:
+    if ck.protocol != cfg.circuit.protocol:
+        raise CheckpointError(f"--resume: {path} is a {ck.protocol!r} checkpoint; this training is "
+                              f"{cfg.circuit.protocol!r}")
+    if ck.resume is None or "carry" not in ck.resume:
+        raise CheckpointError(f"--resume: {path} holds no resumable state (a shipped checkpoint keeps "
+                              f"none); resume from a checkpoint pfcda train wrote (its output, or the "
+                              f".resume.pt an interrupted run left)")
+    if ck.circuit_config != dataclasses.asdict(cfg.circuit):
+        proto = ck.circuit_config.get("protocol")
+        raise CheckpointError(f"--resume: {path} is a {proto!r} circuit of another configuration "
+                              f"({ck.circuit_config}); this training is {dataclasses.asdict(cfg.circuit)}")
+    mine, theirs = cfg.to_dict(), dict(ck.train_config or {})
+    diff = sorted(k for k in mine if k not in RESUMABLE_CHANGES and k != "circuit" and theirs.get(k) != mine[k])
+    if diff == ["steps"]:  # a larger budget continues the same run when no schedule depends on it
+        if mine["steps"] < theirs.get("steps", 0):
+            raise CheckpointError(f"--resume: {path} was trained for {theirs['steps']:,} steps; steps "
+                                  f"({mine['steps']:,}) may only grow")
+        annealed = [k for k in ("lr_final", "beta_e_final") if mine.get(k) is not None]
+        if not annealed:
+            return
+        raise CheckpointError(f"--resume: {path} anneals {', '.join(annealed)} over its budget of "
+                              f"{theirs['steps']:,} steps; a larger budget would change that schedule, so "
+                              f"steps cannot change (train afresh with the larger budget)")
+    if diff:
+        raise CheckpointError(f"--resume: {path} was trained with other settings ({', '.join(diff)}); "
+                              f"resume with the same configuration (only {', '.join(RESUMABLE_CHANGES)} "
+                              f"may change)")
 
 
 def _anneal(start_value: float, end: float | None, frac: float) -> float:
@@ -49,43 +106,53 @@ def evaluate_score(circuit, episodes: int, seed: int, task_options: dict | None 
 
 
 def train(cfg: TrainConfig, out: str | None = None, resume: str | None = None,
-          progress: bool = True, log=print) -> Circuit:
-    """Train a circuit with ``cfg``; write the final checkpoint to ``out`` (and periodic ones).
+          progress: bool = True, log=print, overwrite: bool = False) -> Circuit:
+    """Train a circuit with ``cfg``; write the final checkpoint to ``out`` (refused if it exists,
+    unless ``overwrite``) and the resumable ones to :func:`resume_path` (``out``).
 
-    resume: a checkpoint written by an earlier run with its ``resume`` block (weights, optimiser,
-    RNG states, steps done): training continues from there (episodes in flight are restarted).
+    resume: a resumable checkpoint an earlier run of the same configuration left
+    (:func:`resume_path`): training continues from there, bit for bit.
     """
+    if out:
+        check_outputs([out], [resume], overwrite)
+    ck = check_resume(cfg, resume) if resume is not None else None
     torch.set_num_threads(cfg.threads)
     torch.manual_seed(cfg.seed)
     circuit = Circuit(cfg.circuit)
     circuit.train(True)
     params = list(circuit.parameters())
+    if out:  # the checkpoint (weights and the optimiser's state) must fit, now rather than at the end
+        ensure_space(out, 4 * sum(p.numel() * p.element_size() for p in params))
     opt = make_optimizer(params, cfg.optimizer, cfg.lr)
     g_task = torch.Generator().manual_seed(cfg.seed + 1)
     g_act = torch.Generator().manual_seed(cfg.seed + 2)
     B, T = cfg.batch_size, cfg.t_max
     n_updates = max(1, cfg.steps // (B * T))
     start_update, history = 0, []
-    if resume is not None:
-        _, payload = load_checkpoint(resume)
-        if "resume" not in payload:
-            raise CheckpointError(f"resume: {resume} holds no optimiser/RNG state (a shipped checkpoint?)")
-        circuit.load_weights(payload["state_dict"])
-        opt.load_state_dict(payload["resume"]["optimizer"])
-        g_task.set_state(payload["resume"]["g_task"])
-        g_act.set_state(payload["resume"]["g_act"])
-        start_update, history = payload["resume"]["update"], payload["history"]
-
     task = circuit.make_task()
     carry = start(circuit, task, B, g_task)
     agent = Manipulated(circuit, cfg.manipulations, task, stage="train", batch_size=B)
     policy = sampling(g_act)
+    if ck is not None:
+        circuit.load_weights(ck.state_dict)
+        r = ck.resume
+        opt.load_state_dict(r["optimizer"])
+        g_task.set_state(r["g_task"])
+        g_act.set_state(r["g_act"])
+        task.load_state_dict(r["task"])
+        agent.load_state_dict(r["agent"])
+        c = r["carry"]
+        carry = Carry(c["obs"], c["prev_action"], c["prev_reward"], circuit.unflatten_state(c["state"]))
+        start_update, history = r["update"], ck.history
 
     def checkpoint(path, update):
         extra = {"optimizer": opt.state_dict(), "g_task": g_task.get_state(),
-                 "g_act": g_act.get_state(), "update": update}
+                 "g_act": g_act.get_state(), "update": update, "task": task.state_dict(),
+                 "agent": agent.state_dict(),
+                 "carry": {"obs": carry.obs, "prev_action": carry.prev_action, "prev_reward": carry.prev_reward,
+                           "state": Circuit.flatten_state(carry.state)}}
         save_checkpoint(circuit, path, cfg, steps=update * B * T, provenance=provenance(),
-                        history=history, resume=extra)
+                        history=history, resume=extra, overwrite=True)
 
     bar = None
     if progress:
@@ -96,63 +163,82 @@ def train(cfg: TrainConfig, out: str | None = None, resume: str | None = None,
     eval_seconds = 0.0
     t0, every_eval = time.perf_counter(), max(1, cfg.eval_every // (B * T)) if cfg.eval_every else 0
     every_ckpt = max(1, cfg.checkpoint_every // (B * T)) if cfg.checkpoint_every else 0
-    for update in range(start_update, n_updates):
-        frac = update / n_updates
-        for group in opt.param_groups:
-            group["lr"] = _anneal(cfg.lr, cfg.lr_final, frac)
-        beta_e = _anneal(cfg.beta_e, cfg.beta_e_final, frac)
+    completed, at_boundary = start_update, False
+    try:
+        with signals.polling():
+            for update in range(start_update, n_updates):
+                at_boundary = True
+                signals.check()  # a clean point: every earlier update is complete
+                at_boundary = False
+                frac = update / n_updates
+                for group in opt.param_groups:
+                    group["lr"] = _anneal(cfg.lr, cfg.lr_final, frac)
+                beta_e = _anneal(cfg.beta_e, cfg.beta_e_final, frac)
 
-        # ---- unroll T steps of B episodes (the fast, activity-based loop) ----
-        steps = []
-        for _ in range(T):
-            carry, tr = env_step(agent, task, carry, policy)
-            steps.append(tr)
-        with torch.no_grad():
-            bootstrap = agent.step(carry.obs, carry.prev_action, carry.prev_reward, carry.state,
-                                   agent.active(*task.clock())).value
+                # ---- unroll T steps of B episodes (the fast, activity-based loop) ----
+                steps = []
+                for _ in range(T):
+                    carry, tr = env_step(agent, task, carry, policy)
+                    steps.append(tr)
+                with torch.no_grad():
+                    bootstrap = agent.step(carry.obs, carry.prev_action, carry.prev_reward, carry.state,
+                                           agent.active(*task.clock())).value
 
-        # ---- dopamine: the n-step advantage, gated; plasticity: the A2C update ----
-        values_t = torch.stack([s.value for s in steps])
-        adv, _ = advantages(torch.stack([s.reward for s in steps]), values_t, bootstrap,
-                            torch.stack([s.done for s in steps]), cfg.circuit.gamma, cfg.gae_lambda)
-        signal = teaching_signal(adv, cfg.da_gain)
-        if steps[0].teaching_active is not None:
-            signal = agent.teaching(signal, torch.stack([s.teaching_active for s in steps]))
-        loss = a2c_loss(torch.stack([s.logits for s in steps]), values_t,
-                        torch.stack([s.action for s in steps]), signal, cfg.beta_v, beta_e)
-        opt.zero_grad(set_to_none=True)
-        loss.total.backward()
-        if cfg.max_grad_norm:
-            torch.nn.utils.clip_grad_norm_(params, cfg.max_grad_norm)
-        opt.step()
-        carry = carry._replace(state=Circuit.detach_state(carry.state))
+                # ---- dopamine: the n-step advantage, gated; plasticity: the A2C update ----
+                values_t = torch.stack([s.value for s in steps])
+                adv, _ = advantages(torch.stack([s.reward for s in steps]), values_t, bootstrap,
+                                    torch.stack([s.done for s in steps]), cfg.circuit.gamma, cfg.gae_lambda)
+                signal = teaching_signal(adv, cfg.da_gain)
+                if steps[0].teaching_active is not None:
+                    signal = agent.teaching(signal, torch.stack([s.teaching_active for s in steps]))
+                loss = a2c_loss(torch.stack([s.logits for s in steps]), values_t,
+                                torch.stack([s.action for s in steps]), signal, cfg.beta_v, beta_e)
+                opt.zero_grad(set_to_none=True)
+                loss.total.backward()
+                if cfg.max_grad_norm:
+                    torch.nn.utils.clip_grad_norm_(params, cfg.max_grad_norm)
+                opt.step()
+                carry = carry._replace(state=Circuit.detach_state(carry.state))
 
-        done_steps = (update + 1) * B * T
+                done_steps = (update + 1) * B * T
+                if bar is not None:
+                    bar.update(B * T)
+                if every_eval and ((update + 1) % every_eval == 0 or update + 1 == n_updates):
+                    t_eval0 = time.perf_counter()
+                    circuit.train(False)
+                    score = evaluate_score(circuit, cfg.eval_episodes, seed=10_000 + cfg.seed,
+                                           task_options=cfg.eval_task)
+                    circuit.train(True)
+                    eval_seconds += time.perf_counter() - t_eval0
+                    # "seconds": training wall time, evaluations excluded
+                    entry = {"steps": done_steps,
+                             "seconds": round(time.perf_counter() - t0 - eval_seconds, 2),
+                             "entropy": round(loss.entropy, 4), **score}
+                    history.append(entry)
+                    msg = " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
+                                   for k, v in entry.items())
+                    (bar.write if bar is not None else log)(f"eval {msg}")
+                if out and every_ckpt and (update + 1) % every_ckpt == 0 and update + 1 < n_updates:
+                    checkpoint(resume_path(out), update + 1)
+                if not math.isfinite(float(loss.total.detach())):
+                    raise FloatingPointError(f"training diverged at step {done_steps} (loss {loss.total})")
+                completed = update + 1
+    except KeyboardInterrupt:
+        if out and at_boundary:  # stopped between updates: training goes on from here with --resume
+            checkpoint(resume_path(out), completed)
+            log(f"pfcda train: interrupted after {completed * B * T:,} steps; to go on, run the same "
+                f"command with --resume {resume_path(out)}")
+        elif out and os.path.exists(resume_path(out)):
+            log(f"pfcda train: interrupted mid-update; the last periodic checkpoint {resume_path(out)} "
+                f"resumes from before it")
+        raise
+    finally:
         if bar is not None:
-            bar.update(B * T)
-        if every_eval and ((update + 1) % every_eval == 0 or update + 1 == n_updates):
-            t_eval0 = time.perf_counter()
-            circuit.train(False)
-            score = evaluate_score(circuit, cfg.eval_episodes, seed=10_000 + cfg.seed,
-                                   task_options=cfg.eval_task)
-            circuit.train(True)
-            eval_seconds += time.perf_counter() - t_eval0
-            # "seconds": training wall time, evaluations excluded
-            entry = {"steps": done_steps,
-                     "seconds": round(time.perf_counter() - t0 - eval_seconds, 2),
-                     "entropy": round(loss.entropy, 4), **score}
-            history.append(entry)
-            msg = " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
-                           for k, v in entry.items())
-            (bar.write if bar is not None else log)(f"eval {msg}")
-        if out and every_ckpt and (update + 1) % every_ckpt == 0 and update + 1 < n_updates:
-            checkpoint(out, update + 1)
-        if not math.isfinite(float(loss.total.detach())):
-            raise FloatingPointError(f"training diverged at step {done_steps} (loss {loss.total})")
-    if bar is not None:
-        bar.close()
+            bar.close()
     circuit.train(False)
     circuit.history = history  # the periodic frozen evaluations, also saved in the checkpoint
     if out:
         checkpoint(out, n_updates)
+        if os.path.exists(resume_path(out)):
+            os.remove(resume_path(out))
     return circuit
