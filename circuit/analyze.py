@@ -2,11 +2,14 @@
 what ``pfcda analyze`` runs."""
 from __future__ import annotations
 
+import os
+
 from pfcda import protocols
 from pfcda.errors import CheckpointError, ConfigError, RecordingError
 
 from .io.checkpoint import read_checkpoint
 from .io.codec import file_hash
+from .io.figures import check_figure_dir, save_figures
 from .io.recording import read_recording
 from .io.spikes import read_spikes
 
@@ -26,10 +29,15 @@ def training_context(rec) -> dict:
 
 
 def analyze_recording(path: str, seed: int = 0, spikes: str | None = None,
-                      figures: str | None = None) -> dict:
+                      figures: str | None = None, overwrite: bool = False) -> dict:
     """The protocol's analyses of the recording at ``path`` (``{"protocol", "stats",
     "reference", ...}``), plus its spike analyses with a spikes file rendered from it, plus
-    figures (PNG and SVG) written to ``figures``."""
+    figures (PNG and SVG) written to the folder ``figures`` (new or empty unless
+    ``overwrite``)."""
+    if figures:
+        check_figure_dir(figures, overwrite)
+    if spikes and not os.path.isfile(spikes):
+        raise RecordingError(f"--spikes: {spikes}: no such file")
     rec = read_recording(path)
     spec = protocols.get(rec.attrs["protocol"])
     if spec.analyze is None:
@@ -51,7 +59,8 @@ def analyze_recording(path: str, seed: int = 0, spikes: str | None = None,
     if figures:
         if spec.figures is None:
             raise ConfigError(f"--figures: protocol {spec.name!r} declares no figures")
-        result["figures"] = spec.figures(rec, result, figures, **training_context(rec))
+        figs = spec.figures(rec, result, **training_context(rec))
+        result["figures"] = save_figures(figs, figures, overwrite=overwrite)
     return result
 
 

@@ -38,7 +38,7 @@ def rollout(circuit, task, n_episodes: int, seed: int = 0, batch_size: int = 100
     only)."""
     before = circuit.weight_hash()
     if params is None:
-        params = task.sample_params(n_episodes, torch.Generator().manual_seed(seed))
+        params = task.sample_test_params(n_episodes, torch.Generator().manual_seed(seed))
     batches = list(iter_batches(circuit, task, n_episodes, seed, batch_size, params, greedy,
                                 manipulations=manipulations))
     if len({b.shape[1] for b in batches}) > 1 or not all(bool(b.valid.all()) for b in batches):
@@ -68,17 +68,15 @@ def evaluate_bandit(circuit, episodes: int = 2000, seed: int = 0, task_overrides
         raise ConfigError(f"evaluate: regret evaluation is for bandit circuits; this is a "
                           f"{circuit.config.protocol!r} circuit")
     task = circuit.make_task(**(task_overrides or {}))
-    g = torch.Generator().manual_seed(seed)
-    params = task.sample_params(episodes, g, outcomes=True)
-    ro = rollout(circuit, task, episodes, seed=seed, params=params, greedy=greedy,
-                 manipulations=manipulations)
+    ro = rollout(circuit, task, episodes, seed=seed, greedy=greedy, manipulations=manipulations)
+    params = ro.params  # the episodes pfcda run draws for this seed, with their reward tape
     if ro.hash_before != ro.hash_after:  # cannot happen without an optimiser; proves it
         raise RuntimeError("evaluate: the weights changed during a frozen run")
     regret = ro.info["regret"].sum(1)
     result = {"episodes": episodes, "seed": seed, "trials": task.trials, "arms": task.arms,
               "variant": task.variant, "weight_hash": ro.hash_after,
               "agents": {"circuit": _regret_entry(regret)}}
-    probs, outcomes = params["probs"].numpy(), params["outcomes"].numpy()
+    probs, outcomes = params["probs"], params["outcomes"]
     for name in agents:
         if not bandit_agents.available(name, task):
             continue

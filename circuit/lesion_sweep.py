@@ -21,10 +21,12 @@ import os
 import numpy as np
 
 from pfcda.errors import ConfigError
-from pfcda.protocols.plotting import save, subplots
+from pfcda.protocols.plotting import subplots
 
 from .agent import Circuit
+from .io.atomic import check_outputs
 from .io.checkpoint import load_checkpoint
+from .io.figures import figure_paths, save_figures
 from .manipulations import Manipulation
 from .run import run
 
@@ -42,7 +44,8 @@ def behaviour(trials: dict) -> tuple[str, np.ndarray]:
 def lesion_sweep(circuit, sizes=(0.0, 0.1, 0.25, 0.5, 0.75, 1.0), draws: int = 3,
                  episodes: int = 200, seed: int = 0, target: str = "units",
                  channel: str | None = None, task_overrides: dict | None = None) -> dict:
-    """Run the sweep; returns ``{"measure", "target", "rows": [{"size", "value", "sem", "n"}]}``.
+    """Run the sweep; returns ``{"measure", "target", "rows": [{"size", "value", "sem" (over
+    episodes), "sem_draws" (over the random subsets, where there are several), "n", "draws"}]}``.
 
     target ``"units"``: size = fraction of units silenced (random subsets); ``"input"``: size =
     fraction of ``channel``'s gain removed (scale by 1 − size), one draw per size.
@@ -77,24 +80,27 @@ def lesion_sweep(circuit, sizes=(0.0, 0.1, 0.25, 0.5, 0.75, 1.0), draws: int = 3
             per_draw.append(values)
         allv = np.concatenate(per_draw)
         means = np.array([v.mean() for v in per_draw])
-        # sem: across draws where there are several (the lesion's own variability), else episodes
-        sem = (means.std(ddof=1) / np.sqrt(len(means)) if len(means) > 1
-               else allv.std(ddof=1) / np.sqrt(len(allv)))
-        rows.append({"size": size, "value": float(allv.mean()), "sem": float(sem),
+        # one kind of sem at every size: over episodes (all draws pooled); the variability of the
+        # lesioned subset itself is reported apart, across draws, where there are several
+        rows.append({"size": size, "value": float(allv.mean()),
+                     "sem": float(allv.std(ddof=1) / np.sqrt(len(allv))),
+                     "sem_draws": float(means.std(ddof=1) / np.sqrt(len(means))) if len(means) > 1 else None,
                      "n": int(len(allv)), "draws": [float(m) for m in means]})
     return {"protocol": circuit.config.protocol, "measure": name, "target": target,
             "channel": channel, "episodes": episodes, "seed": seed, "rows": rows}
 
 
-def figure(result: dict, path: str) -> list[str]:
+def figure(result: dict, path: str, overwrite: bool = False) -> list[str]:
     """The sweep as a line with sem bars (PNG and SVG beside ``path``)."""
+    directory, base = os.path.split(os.path.abspath(path))
+    check_outputs(figure_paths(directory, [os.path.splitext(base)[0]]), overwrite=overwrite)
     fig, ax = subplots(figsize=(4, 3.2))
     x = [r["size"] * 100 for r in result["rows"]]
     ax.errorbar(x, [r["value"] for r in result["rows"]], yerr=[r["sem"] for r in result["rows"]],
-                fmt="o-", color="k", capsize=2)
+                fmt="o-", color="k", capsize=2, label="± sem over episodes")
+    ax.legend(frameon=False, fontsize=7)
     what = "units silenced" if result["target"] == "units" else f"{result['channel']} removed"
     ax.set_xlabel(f"% {what}")
     ax.set_ylabel(result["measure"].replace("_", " "))
     ax.set_title(result["protocol"], fontsize=8)
-    directory, base = os.path.split(os.path.abspath(path))
-    return save(fig, directory, os.path.splitext(base)[0])
+    return save_figures({os.path.splitext(base)[0]: fig}, directory, overwrite=overwrite)

@@ -212,9 +212,9 @@ def analyze(rec, seed: int = 0) -> dict:
     return {"protocol": "prl", "stats": stats, "reference": {}}
 
 
-def figures(rec, result: dict, outdir: str, **_) -> list[str]:
+def figures(rec, result: dict, **_) -> dict:
     """Accuracy around a reversal (trials after it), with win-stay / lose-shift."""
-    from pfcda.protocols.plotting import save, subplots
+    from pfcda.protocols.plotting import subplots
 
     st = result["stats"]
     fig, axes = subplots(1, 2, figsize=(7, 3))
@@ -226,7 +226,7 @@ def figures(rec, result: dict, outdir: str, **_) -> list[str]:
     axes[1].bar([0, 1], [st["win_stay"]["value"], st["lose_shift"]["value"]], color=["tab:green", "tab:red"])
     axes[1].set_xticks([0, 1], ["win-stay", "lose-shift"])
     axes[1].set(ylim=(0, 1), ylabel="probability")
-    return save(fig, outdir, "prl")
+    return {"prl": fig}
 
 
 SPEC = ProtocolSpec(
@@ -244,6 +244,8 @@ SPEC = ProtocolSpec(
                                     "action": "silence", "fraction": 0.5}],
              "block_reward_input": [{"name": "reward input removed", "target": "input",
                                      "action": "silence", "channel": "prev_reward"}]},
+    trial_codes={"choice": (0, 1), "reward": (0, 1), "correct_side": (0, 1), "correct": (False, True),
+                 "reversal": (False, True)},
     trial_columns={"episode": "episode index within the run", "trial": "trial within the episode",
                    "choice": "0 left, 1 right (an index into action_names)", "reward": "1 or 0",
                    "correct_side": "the correct side on this trial (0 left, 1 right)",

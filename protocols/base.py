@@ -83,6 +83,13 @@ class Task:
         with a leading dimension n."""
         raise NotImplementedError
 
+    def sample_test_params(self, n: int, generator: torch.Generator) -> dict:
+        """The parameters of ``n`` episodes of a frozen run (``pfcda run``, evaluation): by
+        default those of :meth:`sample_params`; a task may add what makes runs comparable across
+        agents (the bandit: its reward tape), so that one seed means the same episodes in every
+        command."""
+        return self.sample_params(n, generator)
+
     def _step(self, action: torch.Tensor) -> tuple[torch.Tensor, dict]:
         """Reward [B] and info of the step ``action`` takes at clock ``t`` (update per-episode
         state here; the base advances ``t`` and restarts finished episodes)."""
@@ -129,6 +136,20 @@ class Task:
             self.t[done] = 0
             self._begin(done)
         return StepResult(self._obs(), reward, done, info)
+
+    def state_dict(self) -> dict:
+        """The running batch's state — its parameters, the clock, every per-episode tensor, the
+        schedule position — so that a run stopped between steps resumes exactly
+        (:meth:`load_state_dict` after a :meth:`reset` of the same batch size)."""
+        out = {"params": dict(self.params)}
+        for k, v in vars(self).items():
+            if isinstance(v, torch.Tensor) or k == "_next_session":
+                out[k] = v
+        return out
+
+    def load_state_dict(self, state: dict) -> None:
+        for k, v in state.items():
+            setattr(self, k, dict(v) if k == "params" else v)
 
     def clock(self) -> tuple:
         """(trial [B], phase [B]) of the step about to be taken (long tensors): what the "when"

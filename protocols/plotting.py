@@ -1,7 +1,7 @@
-"""Figure helpers shared by the protocols' analyses (matplotlib, headless)."""
+"""Figure helpers shared by the protocols' analyses (matplotlib, headless). A protocol's
+``figures`` returns its figures by name; the caller writes them (PNG and SVG, atomically:
+:func:`pfcda.circuit.io.figures.save_figures`)."""
 from __future__ import annotations
-
-import os
 
 
 def subplots(*args, **kwargs):
@@ -12,22 +12,3 @@ def subplots(*args, **kwargs):
     import matplotlib.pyplot as plt
 
     return plt.subplots(*args, **kwargs)
-
-
-def save(fig, outdir: str, name: str) -> list[str]:
-    """Tidy the axes (no top/right spines), save ``name`` as PNG and SVG in ``outdir``, close
-    the figure; returns the paths written."""
-    import matplotlib.pyplot as plt
-
-    os.makedirs(outdir, exist_ok=True)
-    for ax in fig.axes:
-        if ax.get_label() != "<colorbar>":
-            ax.spines[["top", "right"]].set_visible(False)
-    fig.tight_layout()
-    paths = []
-    for ext in ("png", "svg"):
-        path = os.path.join(outdir, f"{name}.{ext}")
-        fig.savefig(path, dpi=150)
-        paths.append(path)
-    plt.close(fig)
-    return paths

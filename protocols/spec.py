@@ -133,7 +133,8 @@ class ProtocolSpec(_Lazy):
     presets: name → list of manipulation dicts (``pfcda run --preset NAME``).
     reference: published values (statistic → {"paper", "lab", "source"}).
     trial_columns: trials-table column → its meaning and codes (documented; the recording's
-    trials table is checked against it).
+    trials table is checked against it); ``p_<arm>`` stands for one column per action name.
+    trial_codes: column → the values it may take (checked on recordings by a test).
     spike_stats, spike_analyses: DA/PFC spike analyses (``pfcda analyze --spikes``):
     ``(recording, spikes) → {"stats", "reference", ...}``.
     lab: :class:`LabSpec` (``pfcda compare``, ``replay``, ``--score``), or None.
@@ -154,6 +155,7 @@ class ProtocolSpec(_Lazy):
     presets: Ref = field(default_factory=dict)
     reference: Ref = field(default_factory=dict)
     trial_columns: Ref = field(default_factory=dict)
+    trial_codes: dict = field(default_factory=dict)
     spike_stats: Ref = field(default_factory=dict)
     spike_analyses: Ref = None
     lab: LabSpec | None = None

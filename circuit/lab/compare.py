@@ -8,11 +8,16 @@ Glimcher style).
 """
 from __future__ import annotations
 
+from collections import Counter
+
 import numpy as np
 
 from pfcda import protocols
 from pfcda.errors import ConfigError
-from pfcda.protocols.plotting import save, subplots
+from pfcda.protocols.plotting import subplots
+from pfcda.protocols.reliability import captured, few_resamples, few_units
+
+from ..io.figures import check_figure_dir, save_figures
 
 
 def comparable() -> list[str]:
@@ -21,41 +26,60 @@ def comparable() -> list[str]:
             and protocols.describe(n).lab.raw("stats") is not None]
 
 
-def _resample(tr: dict, rng) -> dict:
-    """A bootstrap sample of whole episodes (sessions), renumbered."""
-    ep = np.asarray(tr["episode"])
-    eps = np.unique(ep)
-    pick = rng.choice(eps, size=len(eps), replace=True)
-    rows = [np.flatnonzero(ep == e) for e in pick]
-    idx = np.concatenate(rows)
-    new_ep = np.repeat(np.arange(len(pick)), [len(r) for r in rows])
+def _resample(tr: dict, rng, order: np.ndarray, starts: np.ndarray, counts: np.ndarray) -> dict:
+    """A bootstrap sample of whole episodes (sessions), renumbered (vectorised: the rows of the
+    sorted table, ``starts``/``counts`` per episode)."""
+    pick = rng.integers(len(counts), size=len(counts))
+    n = counts[pick]
+    offsets = np.arange(n.sum()) - np.repeat(np.cumsum(n) - n, n)
+    idx = order[np.repeat(starts[pick], n) + offsets]
     out = {k: np.asarray(v)[idx] for k, v in tr.items() if not k.startswith("_")}
-    out["episode"] = new_ep
+    out["episode"] = np.repeat(np.arange(len(pick)), n)
     return out
 
 
-def with_ci(tr: dict, fn, n_boot: int = 100, seed: int = 0, level: float = 0.95) -> dict:
-    """``fn(tr)`` and percentile bootstrap intervals over episodes: {stat: {value, ci}}."""
+def with_ci(tr: dict, fn, n_boot: int = 100, seed: int = 0, level: float = 0.95,
+            what: str = "") -> tuple[dict, list]:
+    """``fn(tr)`` and percentile bootstrap intervals over episodes (sessions): ({stat: {value, ci,
+    n_boot_ok}}, warnings). A resample where a statistic cannot be fitted (e.g. a separated
+    regression) counts for none of it; the library warnings of the fits are summarised."""
     rng = np.random.default_rng(seed)
-    point = fn(tr)
+    ep = np.asarray(tr["episode"])
+    order = np.argsort(ep, kind="stable")
+    _, starts, counts = np.unique(ep[order], return_index=True, return_counts=True)
+    notes = few_units(len(counts), f"{what} ({len(counts)} episodes/sessions)")
+    with captured(notes, f"{what}: the statistics' fit"):
+        point = fn(tr)
     boots = {k: [] for k in point}
-    for _ in range(n_boot):
-        try:
-            s = fn(_resample(tr, rng))
-        except Exception:  # noqa: BLE001 - a degenerate resample (e.g. separation): skip it
-            continue
-        for k in boots:
-            boots[k].append(s.get(k, np.nan))
+    failed = Counter()
+    with captured(notes, f"{what}: the bootstrap resamples' fits"):
+        for _ in range(n_boot):
+            try:
+                s = fn(_resample(tr, rng, order, starts, counts))
+            except (ValueError, np.linalg.LinAlgError, FloatingPointError) as e:  # a degenerate resample
+                failed[type(e).__name__] += 1
+                continue
+            for k in boots:
+                boots[k].append(s.get(k, np.nan))
+    if failed:
+        notes.append(f"{what}: {sum(failed.values())} of {n_boot} resamples could not be fitted "
+                     f"({', '.join(f'{k} {v}' for k, v in failed.items())}); their CIs rest on the rest")
     lo, hi = (1 - level) / 2 * 100, (1 + level) / 2 * 100
-    return {k: {"value": float(point[k]),
-                "ci": [float(np.nanpercentile(boots[k], lo)), float(np.nanpercentile(boots[k], hi))]
-                if boots[k] else [None, None], "n_boot_ok": len(boots[k])} for k in point}
+    out = {}
+    for k in point:
+        b = np.asarray(boots[k], float)
+        b = b[np.isfinite(b)]
+        out[k] = {"value": float(point[k]),
+                  "ci": [float(np.percentile(b, lo)), float(np.percentile(b, hi))] if len(b) else [None, None],
+                  "n_boot_ok": int(len(b))}
+    return out, notes
 
 
 def compare(protocol: str, model_trials: dict, lab_trials: dict, n_boot: int = 100,
             seed: int = 0) -> dict:
     """The protocol's lab statistics on the circuit's trials (in the lab's coding) and on the
-    lab's, each with percentile bootstrap CIs over episodes / sessions."""
+    lab's, each with percentile bootstrap CIs over episodes / sessions, and the reliability
+    warnings of both (``"warnings"``)."""
     if protocol not in comparable():
         raise ConfigError(f"protocol: compare supports {comparable()}, got {protocol!r}")
     lab_spec = protocols.get(protocol).lab
@@ -63,16 +87,18 @@ def compare(protocol: str, model_trials: dict, lab_trials: dict, n_boot: int = 1
     if lab_spec.to_lab_frame is not None:
         model_trials = lab_spec.to_lab_frame(model_trials)
     lab = {k: v for k, v in lab_trials.items() if not k.startswith("_")}
-    return {"protocol": protocol, "n_boot": n_boot,
-            "model": with_ci(model_trials, fn, n_boot, seed),
-            "lab": with_ci(lab, fn, n_boot, seed + 1),
+    model_stats, model_notes = with_ci(model_trials, fn, n_boot, seed, what="circuit")
+    lab_stats, lab_notes = with_ci(lab, fn, n_boot, seed + 1, what="lab")
+    return {"protocol": protocol, "n_boot": n_boot, "model": model_stats, "lab": lab_stats,
+            "warnings": few_resamples(n_boot) + model_notes + lab_notes,
             "lab_excluded": lab_trials.get("_excluded", {}),
             "n_episodes": {"model": int(len(np.unique(model_trials["episode"]))),
                            "lab": int(len(np.unique(lab["episode"])))}}
 
 
 def compare_recording(protocol: str, model: str, lab: str, mapping=None, n_boot: int = 100,
-                      seed: int = 0, score: str | None = None, figures: str | None = None) -> dict:
+                      seed: int = 0, score: str | None = None, figures: str | None = None,
+                      overwrite: bool = False) -> dict:
     """``pfcda compare``: the protocol's lab statistics on the recording ``model`` and on the lab
     data ``lab`` (bundled name or file, through ``mapping`` where given), side by side with
     bootstrap CIs; with ``score`` (a checkpoint) also that circuit scored trial by trial on the
@@ -86,6 +112,8 @@ def compare_recording(protocol: str, model: str, lab: str, mapping=None, n_boot:
 
     if protocol not in comparable():
         raise ConfigError(f"protocol: compare supports {comparable()}, got {protocol!r}")
+    if figures:
+        check_figure_dir(figures, overwrite)
     rec = read_recording(model)
     if rec.attrs.get("protocol") != protocol:
         raise ConfigError(f"--model: {model} records protocol {rec.attrs.get('protocol')!r}, "
@@ -104,16 +132,16 @@ def compare_recording(protocol: str, model: str, lab: str, mapping=None, n_boot:
             protocol, to_lab(own) if to_lab is not None else own, seed=seed,
             task_options=rec.attrs.get("task") or {})
     if figures:
-        res["figures"] = figure(res, figures)
+        res["figures"] = save_figures(figure(res), figures, overwrite=overwrite)
     return res
 
 
-def figure(result: dict, outdir: str) -> list[str]:
-    """Circuit and animals overlaid: the protocol's own figure (``LabSpec.figure``) where it has
-    one, else every statistic as a point with its CI, circuit beside lab."""
+def figure(result: dict) -> dict:
+    """Circuit and animals overlaid (name → figure): the protocol's own (``LabSpec.figure``)
+    where it has one, else every statistic as a point with its CI, circuit beside lab."""
     lab_spec = protocols.get(result["protocol"]).lab
     if lab_spec is not None and lab_spec.figure is not None:
-        return lab_spec.figure(result, outdir)
+        return lab_spec.figure(result)
     keys = list(result["model"])
     fig, ax = subplots(figsize=(max(4, 0.6 * len(keys)), 3.2))
     x = np.arange(len(keys))
@@ -124,4 +152,4 @@ def figure(result: dict, outdir: str) -> list[str]:
                     label="circuit" if who == "model" else "lab", capsize=2)
     ax.set_xticks(x, keys, rotation=60, fontsize=6)
     ax.legend(frameon=False, fontsize=7)
-    return save(fig, outdir, f"compare_{result['protocol']}")
+    return {f"compare_{result['protocol']}": fig}

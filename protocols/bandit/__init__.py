@@ -12,6 +12,7 @@ SPEC = ProtocolSpec(
     description="Bernoulli K-armed bandit, 100 trials; arm probabilities drawn per episode "
                 "(independent or correlated)",
     default_checkpoint="bandit_independent",
+    trial_codes={"reward": (0, 1)},
     trial_columns={
         **BASE_COLUMNS,
         "choice": "the arm pulled (an index into action_names: 0 left, 1 right for 2 arms)",

@@ -6,7 +6,7 @@ import numpy as np
 from scipy.stats import spearmanr
 from sklearn.decomposition import PCA
 
-from ..plotting import save, subplots
+from ..plotting import subplots
 from . import agents as ba
 from .task import REFERENCE
 
@@ -42,7 +42,6 @@ def regret_curve(trials: dict) -> tuple[np.ndarray, np.ndarray]:
 def last_trial_pca(hidden: np.ndarray, steps: dict, p_left: np.ndarray):
     """PCA (scikit-learn) of the units' activity on each episode's last step; returns
     (PC scores [episodes, 2], explained variance ratios, Spearman ρ of PC1 with p_left)."""
-
     last = np.r_[np.diff(steps["episode"]) != 0, True]
     pca = PCA(n_components=2).fit(hidden[last])
     scores = pca.transform(hidden[last])
@@ -52,7 +51,6 @@ def last_trial_pca(hidden: np.ndarray, steps: dict, p_left: np.ndarray):
 
 def analyze(rec, seed: int = 0) -> dict:
     """Fig. 1 analyses of a bandit recording: regret against the reference agents, unit PCA."""
-
     trials, names = rec.trials, rec.attrs["action_names"]
     task = rec.attrs.get("task", {})
     mean, sem = regret_curve(trials)
@@ -82,9 +80,8 @@ def analyze(rec, seed: int = 0) -> dict:
             "curves": {"regret_mean": mean.tolist(), "regret_sem": sem.tolist()}}
 
 
-def figures(rec, result: dict, outdir: str, **_) -> list[str]:
+def figures(rec, result: dict, **_) -> dict:
     """Fig. 1d-like cumulative-regret curve and Fig. 1e,f-like PCA of unit activity."""
-
     mean = np.array(result["curves"]["regret_mean"])
     sem = np.array(result["curves"]["regret_sem"])
     t = np.arange(1, len(mean) + 1)
@@ -100,7 +97,7 @@ def figures(rec, result: dict, outdir: str, **_) -> list[str]:
     ax.set_xlabel("trial")
     ax.set_ylabel("cumulative regret")
     ax.legend(frameon=False, fontsize=7)
-    paths = save(fig, outdir, "bandit_regret")
+    figs = {"bandit_regret": fig}
     if "hidden" in rec.units:
         probs = _probs_per_episode(rec.trials, rec.attrs["action_names"])
         if probs.shape[1] == 2 and np.ptp(probs[:, 0]) > 0:
@@ -111,5 +108,5 @@ def figures(rec, result: dict, outdir: str, **_) -> list[str]:
             ax.set_xlabel(f"PC1 ({explained[0]:.0%})")
             ax.set_ylabel(f"PC2 ({explained[1]:.0%})")
             ax.set_title(f"units at the last trial; Spearman ρ(PC1, p_L) = {rho:.2f}", fontsize=8)
-            paths += save(fig, outdir, "bandit_pca")
-    return paths
+            figs["bandit_pca"] = fig
+    return figs

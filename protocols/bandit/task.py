@@ -100,6 +100,11 @@ class BanditTask(Task):
             out["outcomes"] = u < probs.unsqueeze(1)
         return out
 
+    def sample_test_params(self, n: int, generator: torch.Generator) -> dict:
+        """Frozen runs draw the reward tape too: ``pfcda run`` and ``pfcda evaluate`` with one
+        seed face the same arm probabilities and the same reward draws."""
+        return self.sample_params(n, generator, outcomes=True)
+
     def _load_params(self, params: dict) -> dict:
         B = self.batch_size
         probs = params["probs"]

@@ -9,6 +9,7 @@ SPEC = ProtocolSpec(
     description="learning-set task: two novel objects per episode, one always rewarded; "
                 "held-out objects at test",
     default_checkpoint="harlow",
+    trial_codes={"choice": (-1, 0, 1), "reward": (-1, 1), "correct": (False, True), "fixated": (False, True)},
     trial_columns={
         **BASE_COLUMNS,
         "choice": "0 left, 1 right, −1 none (not an action index)",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import matplotlib
 import numpy as np
 
-from ..plotting import save, subplots
+from ..plotting import subplots
 from .task import HARLOW_1949_TRIAL2, PAPER_QUANTILES_TRIAL2, REFERENCE
 
 STATS = {
@@ -59,8 +59,7 @@ def analyze(rec, seed: int = 0) -> dict:
     return {"protocol": "harlow", "stats": stats, "reference": ref}
 
 
-def figures(rec, result: dict, outdir: str, history: list | None = None, eval_episodes: int = 1000,
-            **_) -> list[str]:
+def figures(rec, result: dict, history: list | None = None, eval_episodes: int = 1000, **_) -> dict:
     """Accuracy by trial (Fig. 6c's final curve) and, with the checkpoint's training ``history``
     (its periodic evaluations of ``eval_episodes`` episodes, passed in by the caller), the
     learning-set curve at training quantiles beside Harlow's monkeys (Fig. 6b)."""
@@ -101,4 +100,4 @@ def figures(rec, result: dict, outdir: str, history: list | None = None, eval_ep
         ax.set_ylabel("trial 2 % correct")
         ax.set_ylim(30, 102)
         ax.legend(frameon=False, fontsize=7)
-    return save(fig, outdir, "harlow")
+    return {"harlow": fig}

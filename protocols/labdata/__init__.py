@@ -61,10 +61,14 @@ def _read_frame(path: str):
     try:
         if path.endswith(".gz"):
             with gzip.open(path, "rt") as f:
-                return pd.read_csv(f, sep=None, engine="python")
-        return pd.read_csv(path, sep=None, engine="python")
+                df = pd.read_csv(f, sep=None, engine="python")
+        else:
+            df = pd.read_csv(path, sep=None, engine="python")
     except Exception as e:  # noqa: BLE001 - any parse failure: say which file
         raise LabDataError(f"{path}: not a readable CSV/TSV table ({type(e).__name__}: {e})") from None
+    if len(df) == 0:
+        raise LabDataError(f"{path}: no data rows (a header only?)")
+    return df
 
 
 def _require(df, path: str, columns) -> None:
@@ -251,6 +255,10 @@ def load(name_or_path: str, protocol: str | None = None, mapping=None) -> dict:
         raise LabDataError(f"{name_or_path}: a MATLAB file needs a column mapping (a TOML file or "
                            "dict naming the layout and which field is which column): "
                            "labdata.load(path, mapping=...) or labdata.load_mapped(path, mapping)")
+    if name_or_path in BUNDLED and protocol is not None and (protocol == "twostep") != (name_or_path == "rats"):
+        fits = "twostep" if name_or_path == "rats" else "matching (two-choice foraging)"
+        raise LabDataError(f"--lab {name_or_path}: the bundled {name_or_path} data fit protocol {fits}, "
+                           f"not {protocol!r}")
     if name_or_path == "rats":
         return load_rat_twostep()
     if name_or_path == "mice":

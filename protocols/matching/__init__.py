@@ -10,6 +10,7 @@ SPEC = ProtocolSpec(
     description="baited two-armed foraging with fixation; matching law, reward/choice history, "
                 "unit coding",
     default_checkpoint="matching",
+    trial_codes={"choice": (0, 1, 2), "reward": (-1, 0, 1), "fixation_error": (False, True)},
     trial_columns={
         **BASE_COLUMNS,
         "choice": "the choice-step action (an index into action_names: 1 left, 2 right; 0 = "

@@ -8,7 +8,8 @@ import statsmodels.api as sm
 from scipy import stats
 
 from ..base import episode_positions
-from ..plotting import save, subplots
+from ..plotting import subplots
+from ..reliability import captured, nan
 from .task import LEFT, REFERENCE, RIGHT
 
 STATS = {
@@ -43,7 +44,6 @@ def valid_trials(trials: dict) -> np.ndarray:
 
 def matching(trials: dict):
     """Per-episode log2 choice and reward ratios and the OLS slope (statsmodels)."""
-
     ok = valid_trials(trials)
     ep = trials["episode"][ok]
     right = trials["choice"][ok] == RIGHT
@@ -55,6 +55,9 @@ def matching(trials: dict):
     r_l = np.bincount(inv, ~right & rew, len(eps))
     use = (c_r > 0) & (c_l > 0) & (r_r > 0) & (r_l > 0)
     x, y = np.log2(r_r[use] / r_l[use]), np.log2(c_r[use] / c_l[use])
+    if use.sum() < 3 or np.ptp(x) == 0:
+        raise ValueError(f"matching: {int(use.sum())} episode(s) chose and were rewarded on both sides; "
+                         f"the slope needs at least 3 with different reward ratios")
     fit = sm.OLS(y, sm.add_constant(x)).fit()
     return {"x": x, "y": y, "slope": float(fit.params[1]), "slope_se": float(fit.bse[1]),
             "intercept": float(fit.params[0]), "r2": float(fit.rsquared), "episodes": int(use.sum())}
@@ -86,9 +89,14 @@ def history_design(trials: dict, n_lags: int = N_LAGS, fraction_kept: float = 2 
 
 def lag_regression(trials: dict, n_lags: int = N_LAGS):
     """Logistic regression of choosing right on reward and choice history (statsmodels Logit)."""
-
     X, y, names = history_design(trials, n_lags)
-    fit = sm.Logit(y, sm.add_constant(X)).fit(disp=0)
+    if len(y) < 10 * (X.shape[1] + 1) or len(np.unique(y)) < 2:
+        raise ValueError(f"lag regression: {len(y)} usable trials (the last 2/3 of each episode with "
+                         f"{n_lags} trials of history) for {X.shape[1] + 1} weights; run more episodes")
+    try:
+        fit = sm.Logit(y, sm.add_constant(X)).fit(disp=0)
+    except np.linalg.LinAlgError:
+        raise ValueError("lag regression: singular design (a history regressor never varies)") from None
     coef = dict(zip(names, fit.params[1:]))
     se = dict(zip(names, fit.bse[1:]))
     return {"coef": coef, "se": se, "n": len(y),
@@ -100,7 +108,6 @@ def partial_spearman(activity: np.ndarray, factors: np.ndarray):
     """Partial Spearman correlation of each unit with each factor, controlling for the other
     factors: rank-transform, regress the others out of both, correlate the residuals.
     activity [n, units], factors [n, f] → (r [units, f], p [units, f])."""
-
     A = stats.rankdata(activity, axis=0)
     F = stats.rankdata(factors, axis=0)
     n, nf = F.shape
@@ -138,16 +145,28 @@ def unit_coding(rec):
 
 def analyze(rec, seed: int = 0) -> dict:
     tr = rec.trials
-    m = matching(tr)
-    lag = lag_regression(tr)
-    stats = {
-        "matching_slope": {"value": m["slope"], "sem": m["slope_se"]},
-        "matching_r2": {"value": m["r2"], "sem": None},
-        "reward_coef_lag1": {"value": float(lag["reward"][0]), "sem": float(lag["se"]["reward_lag1"])},
-        "reward_coef_sum_lags1_3": {"value": float(lag["reward"][:3].sum()), "sem": None},
-        "reward_coef_sum_lags4_15": {"value": float(lag["reward"][3:].sum()), "sem": None},
-        "choice_coef_lag1": {"value": float(lag["choice"][0]), "sem": float(lag["se"]["choice_lag1"])},
-    }
+    notes, stats, curves = [], {}, {}
+    try:
+        with captured(notes, "matching-law regression"):
+            m = matching(tr)
+        stats["matching_slope"] = {"value": m["slope"], "sem": m["slope_se"]}
+        stats["matching_r2"] = {"value": m["r2"], "sem": None}
+        curves.update(matching_x=m["x"].tolist(), matching_y=m["y"].tolist())
+    except ValueError as e:
+        stats["matching_slope"] = stats["matching_r2"] = nan(str(e))
+    try:
+        with captured(notes, "lag regression"):
+            lag = lag_regression(tr)
+        stats.update({
+            "reward_coef_lag1": {"value": float(lag["reward"][0]), "sem": float(lag["se"]["reward_lag1"])},
+            "reward_coef_sum_lags1_3": {"value": float(lag["reward"][:3].sum()), "sem": None},
+            "reward_coef_sum_lags4_15": {"value": float(lag["reward"][3:].sum()), "sem": None},
+            "choice_coef_lag1": {"value": float(lag["choice"][0]), "sem": float(lag["se"]["choice_lag1"])},
+        })
+        curves.update(reward_coefs=lag["reward"].tolist(), choice_coefs=lag["choice"].tolist())
+    except ValueError as e:
+        for k in ("reward_coef_lag1", "reward_coef_sum_lags1_3", "reward_coef_sum_lags4_15", "choice_coef_lag1"):
+            stats[k] = nan(str(e))
     if "hidden" in rec.units:
         r, p = unit_coding(rec)
         n_units = r.shape[0]
@@ -158,18 +177,22 @@ def analyze(rec, seed: int = 0) -> dict:
             stats[f"unit_frac_{name}"] = {"value": float((p[:, j] < 0.05 / n_units).mean()),
                                           "sem": None}
     stats["excluded_trials"] = {"value": int((~valid_trials(tr)).sum()), "sem": None}
-    return {"protocol": "matching", "stats": stats,
-            "reference": {k: v for k, v in REFERENCE.items() if k in stats},
-            "curves": {"matching_x": m["x"].tolist(), "matching_y": m["y"].tolist(),
-                       "reward_coefs": lag["reward"].tolist(), "choice_coefs": lag["choice"].tolist()}}
+    return {"protocol": "matching", "stats": stats, "warnings": notes,
+            "reference": {k: v for k, v in REFERENCE.items() if k in stats}, "curves": curves}
 
 
-def figures(rec, result: dict, outdir: str, **_) -> list[str]:
+def figures(rec, result: dict, **_) -> dict:
     """Fig. 2d (matching), Fig. 2f (lag coefficients), Fig. 2e (unit coding) analogues."""
-
     c, st = result["curves"], result["stats"]
     fig, axes = subplots(1, 3, figsize=(11, 3.2))
     ax = axes[0]
+    if "matching_x" not in c or "reward_coefs" not in c:
+        for ax, what in zip(axes, ("matching_slope", "reward_coef_lag1")):
+            ax.text(0.5, 0.5, st[what].get("note", "not computable"), ha="center", va="center",
+                    wrap=True, fontsize=8, transform=ax.transAxes)
+            ax.set_axis_off()
+        axes[2].set_axis_off()
+        return {"matching": fig}
     ax.scatter(c["matching_x"], c["matching_y"], s=5, color="k", alpha=0.5)
     xs = np.linspace(min(c["matching_x"]), max(c["matching_x"]), 2)
     ax.plot(xs, xs, "--", color="grey", lw=1, label="matching")
@@ -191,7 +214,7 @@ def figures(rec, result: dict, outdir: str, **_) -> list[str]:
     ax.bar(range(len(names)), [st[f"unit_abs_r_{n}"]["value"] for n in names], color="grey")
     ax.set_xticks(range(len(names)), ["a(t-1)", "r(t-1)", "a×r", "v_L"][:len(names)])
     ax.set_ylabel("mean |partial r|")
-    return save(fig, outdir, "matching")
+    return {"matching": fig}
 
 
 def choice_history_kernel(tr: dict, lags: int = 5) -> dict:
@@ -201,7 +224,6 @@ def choice_history_kernel(tr: dict, lags: int = 5) -> dict:
     and the unrewarded-choice regressor likewise; trials with no choice (``choice`` < 0) give 0
     and are not targets; lags do not cross episodes. Returns ``{"rewarded": [(b, se)…],
     "unrewarded": [(b, se)…], "bias": b, "n": targets}`` — works on a lab's table unchanged."""
-
     ep = np.asarray(tr["episode"])
     choice = np.asarray(tr["choice"])
     rewarded = np.asarray(tr["reward"]) > 0

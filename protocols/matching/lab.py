@@ -12,7 +12,8 @@ from pfcda.errors import LabDataError
 
 from .. import choice_models as cm
 from ..base import episode_positions
-from ..plotting import save, subplots
+from ..plotting import subplots
+from ..reliability import at_bounds
 from ..spec import Forcing
 from ..twostep.lab import bernoulli_ll
 from .analysis import choice_history_kernel
@@ -113,11 +114,14 @@ def compare_models(log_odds, trials: dict, seed: int = 0, task_options: dict | N
     held = {name: {"likelihood_per_trial": float(np.exp(ll / max(n, 1))), "n": n,
                    "per_session": {lab: float(np.exp(v[name][0] / max(v[name][1], 1))) for lab, v in per.items()}}
             for name, (ll, n) in tot.items()}
-    own = {}
+    own, notes = {}, []
+    bounds = dict(zip(cm.PARAM_NAMES, cm.BOUNDS))
     for s in sessions:
         label = _session_label(trials, ep, s)
         own[label] = {m: cm.fit(sub(ep == s), m, starts=3, seed=seed)["params"] for m in ("rw", "rw_forget")}
-    return {"held_out": held, "per_session_fits": own,
+        for m, params in own[label].items():
+            notes += at_bounds(params, bounds, f"{m} fitted to session {label}")
+    return {"held_out": held, "per_session_fits": own, "warnings": notes,
             "split": "leave one session out: fit on the others, score the held-out session"}
 
 
@@ -145,7 +149,7 @@ def two_choice_hbayesdm(trials: dict, task: str):
     return task, df[keep], int((~keep).sum())
 
 
-def figure(result: dict, outdir: str) -> list[str]:
+def figure(result: dict) -> dict:
     """Circuit and animals overlaid: the rewarded and unrewarded choice kernels by lag."""
     fig, ax = subplots(figsize=(5, 3.2))
     keys = list(result["model"])
@@ -162,4 +166,4 @@ def figure(result: dict, outdir: str) -> list[str]:
     ax.set_xlabel("trials back")
     ax.set_ylabel("weight on P(right)")
     ax.legend(frameon=False, fontsize=7)
-    return save(fig, outdir, "compare_matching")
+    return {"compare_matching": fig}

@@ -8,6 +8,7 @@ SPEC = ProtocolSpec(
     citation="Wang et al. 2018 Sim 3 (Fig. 4); Bromberg-Martin et al. 2010",
     description="forced-choice cue task with uncued reversals; RPEs reflect inferred value",
     default_checkpoint="reversal",
+    trial_codes={"choice": (0, 1, 2), "reward": (0, 1), "cue": (0, 1), "rewarded_cue": (0, 1), "reversal": (False, True), "error": (False, True)},
     trial_columns={
         **BASE_COLUMNS,
         "block": "the 5-trial block", "choice": "the response-step action (an index into "

@@ -10,7 +10,7 @@ from sklearn.model_selection import GroupKFold, cross_val_score
 
 from pfcda.dopamine.spiking import condition_responses
 
-from ..plotting import save, subplots
+from ..plotting import subplots
 from .task import REFERENCE
 
 CONDITIONS = ("before", "reversal", "experienced", "inferred")
@@ -46,7 +46,6 @@ def latent_state_clustering(rec, max_trials: int = 20_000, seed: int = 0) -> dic
     (scikit-learn LogisticRegression, GroupKFold by episode) and the separation of the two
     states in PC1–PC2 space. Reversal trials are excluded: their latent state is not yet
     knowable. Needs the recording's unit activity."""
-
     s, tr = rec.steps, rec.trials
     fix = np.flatnonzero(s["phase"] == 0)
     H = rec.units["hidden"][fix]
@@ -105,10 +104,9 @@ def analyze(rec, seed: int = 0) -> dict:
     return {"protocol": "reversal", "stats": stats, "reference": ref}
 
 
-def figures(rec, result: dict, outdir: str, **_) -> list[str]:
+def figures(rec, result: dict, **_) -> dict:
     """Fig. 4b-like bars of cue-onset δ by condition, and Fig. 4c-like PCA of unit activity at
     each step of the reversal trial and the next, coloured by the latent state."""
-
     st = result["stats"]
     fig, axes = subplots(1, 2, figsize=(8, 3.2))
     ax = axes[0]
@@ -136,7 +134,7 @@ def figures(rec, result: dict, outdir: str, **_) -> list[str]:
             ax.set_xlabel("PC1")
             ax.set_ylabel("PC2")
             ax.set_title("reversal trial and next: units by latent state", fontsize=8)
-    return save(fig, outdir, "reversal")
+    return {"reversal": fig}
 
 # ------------------------------------------------------------------------------ DA spikes
 SPIKE_STATS = {}

@@ -11,6 +11,7 @@ SPEC = ProtocolSpec(
                 "shift choices with weights frozen",
     default_checkpoint="stopper",
     presets=".task:PRESETS",
+    trial_codes={"choice": (-1, 0, 1), "reward": (-1, 0, 1, 4), "risky_side": (0, 1), "forced": (False, True), "error": (False, True)},
     trial_columns={
         **BASE_COLUMNS,
         "forced": "a forced trial (one lever available)",

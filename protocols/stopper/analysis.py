@@ -7,7 +7,7 @@ import numpy as np
 from pfcda.dopamine.spiking import condition_responses
 from pfcda.errors import RecordingError
 
-from ..plotting import save, subplots
+from ..plotting import subplots
 from .task import P_RISKY, PRESETS, REFERENCE
 
 CONDITIONS = tuple(PRESETS)
@@ -59,10 +59,9 @@ def conditions_table(recordings: dict) -> dict:
     return {"protocol": "stopper", "stats": stats, "reference": dict(REFERENCE)}
 
 
-def figures(rec, result: dict, outdir: str, **_) -> list[str]:
+def figures(rec, result: dict, **_) -> dict:
     """Fig. 7b-like bars: % risky choice by p for this recording, or by condition for the
     result of :func:`conditions_table`."""
-
     st = result["stats"]
     conds = [c for c in CONDITIONS if f"risky_p0.5_{c}" in st] or [""]
     fig, ax = subplots(figsize=(1.6 + 1.2 * len(conds), 3.2))
@@ -76,7 +75,7 @@ def figures(rec, result: dict, outdir: str, **_) -> list[str]:
     ax.set_ylabel("% risky choice (free trials)")
     ax.set_ylim(0, 100)
     ax.legend(frameon=False, fontsize=7)
-    return save(fig, outdir, "stopper")
+    return {"stopper": fig}
 
 # ------------------------------------------------------------------------------ DA spikes
 SPIKE_STATS = {f"da_rate_{c}": f"DA population rate (spikes/s per neuron) in the pulse window of "

@@ -9,6 +9,7 @@ SPEC = ProtocolSpec(
     citation="Wang et al. 2018 Sim 4 (Fig. 5); Miller et al. 2017; Daw et al. 2011",
     description="two-step task (variants miller, daw): model-based choices and RPEs",
     default_checkpoint="twostep_miller",
+    trial_codes={"choice": (0, 1), "state": (0, 1), "option": (0, 1), "reward": (-1, 0, 1), "common": (False, True), "error": (False, True)},
     trial_columns={
         **BASE_COLUMNS,
         "choice": "the first-stage choice: 0 left, 1 right (not an action index)",

@@ -77,7 +77,6 @@ def model_based(trials: dict, variant: str = "miller", p_common: float | None = 
     """The Bayesian model-based planner on the given trials (see the module docstring):
     V [E, T, 2, 2] (expected reward of each state/option before the trial), Q_MB [E, T, 2],
     ``rpe_arrival``, ``rpe_reward`` [E, T], and ``p_rich`` (miller: P(state 1 rich))."""
-
     pc = VARIANTS[variant]["p_common"] if p_common is None else p_common
     c, s, o, r = _arrays(trials)
     E, T = c.shape

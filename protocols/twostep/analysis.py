@@ -8,7 +8,8 @@ import warnings
 import numpy as np
 import statsmodels.api as sm
 
-from ..plotting import save, subplots
+from ..plotting import subplots
+from ..reliability import at_bounds, captured, nan
 from . import agents
 from .task import REFERENCE, VARIANTS
 
@@ -85,7 +86,6 @@ def miller_glm(tr: dict, lags: int = 5) -> dict:
     with a weak ridge penalty (statsmodels GLM, α = 1e-3), ``separation`` is True and the
     standard errors are None.
     """
-
     X, y, names = glm_design(tr, lags)
     Xc = sm.add_constant(X, has_constant="add")
     with warnings.catch_warnings():
@@ -112,7 +112,6 @@ def rpe_regression(delta_arrival: np.ndarray, delta_reward: np.ndarray, mb: dict
     model-based RPE, and on the part of the model-free RPE orthogonal to it (OLS residual of
     MF on MB), as in Sim 4 after Daw 2011; also both together. Arrays [E, T]; ``ok`` marks the
     error-free trials. Returns r² values (statsmodels OLS)."""
-
     y = np.r_[delta_arrival[ok], delta_reward[ok]]
     x_mb = np.r_[mb["rpe_arrival"][ok], mb["rpe_reward"][ok]]
     x_mf = np.r_[mf["rpe_arrival"][ok], mf["rpe_reward"][ok]]
@@ -156,10 +155,15 @@ def analyze(rec, seed: int = 0, fit: bool | None = None) -> dict:
     task_cfg = rec.attrs.get("task", {})
     variant = task_cfg.get("variant", "miller")
     p_common = float(task_cfg.get("p_common", VARIANTS[variant]["p_common"]))
-    stats = {}
+    stats, notes = {}, []
     for t, p in stay_probabilities(tr).items():
-        stats[f"stay_{STAY_NAMES[t]}"] = {"value": p["value"], "sem": p["sem"]}
-    glm = miller_glm(tr)
+        stats[f"stay_{STAY_NAMES[t]}"] = {"value": p["value"], "sem": p["sem"]} if p["n"] else \
+            nan(f"no consecutive pair after a {STAY_NAMES[t].replace('_', ', ')} trial")
+    with captured(notes, "Miller GLM"):
+        glm = miller_glm(tr)
+    if glm["separation"]:
+        notes.append("Miller GLM: the maximum-likelihood weights diverge (a near-deterministic agent: "
+                     "separation); the weights are a weak ridge fit's, without standard errors")
     for name, (v, se) in glm["coef"].items():
         stats[f"glm_{name}"] = {"value": v, "sem": se}
     stats["glm_mb_index"] = {"value": glm["mb_index"], "sem": None}
@@ -175,21 +179,24 @@ def analyze(rec, seed: int = 0, fit: bool | None = None) -> dict:
     s = rec.steps
     d_arr = s["delta"][s["phase"] == 1].reshape(E, -1)
     d_rew = s["delta"][s["phase"] == 2].reshape(E, -1)
-    reg = rpe_regression(d_arr, d_rew, mb, mf, ok)
+    with captured(notes, "RPE regression"):
+        reg = rpe_regression(d_arr, d_rew, mb, mf, ok)
     for k in ("r2_model_based", "r2_model_free_orth", "r2_model_free"):
         stats[f"rpe_{k}"] = {"value": reg[k], "sem": None}
     if fit if fit is not None else variant == "daw":
-        f = agents.fit_hybrid(clean, p_common, two_options=variant == "daw", seed=seed)
+        with captured(notes, "hybrid fit"):
+            f = agents.fit_hybrid(clean, p_common, two_options=variant == "daw", seed=seed)
+        notes += at_bounds(f["params"], dict(zip(agents.PARAM_NAMES, agents.BOUNDS)), "hybrid fit")
         stats["hybrid_w"] = {"value": f["params"]["w"], "sem": None}
         stats["hybrid_likelihood_per_choice"] = {"value": f["likelihood_per_choice"], "sem": None}
     stats["error_rate"] = {"value": float(err.mean()), "sem": None}
-    ref = {k: v for k, v in REFERENCE.items() if k in stats}
-    return {"protocol": "twostep", "stats": stats, "reference": ref, "variant": variant}
+    # the paper's and the rats' values are for the miller task; the daw task has Daw's humans' w
+    ref = {k: v for k, v in REFERENCE.items() if k in stats and (variant == "miller" or k == "hybrid_w")}
+    return {"protocol": "twostep", "stats": stats, "reference": ref, "variant": variant, "warnings": notes}
 
 
-def figures(rec, result: dict, outdir: str, **_) -> list[str]:
+def figures(rec, result: dict, **_) -> dict:
     """Fig. 5c-like stay-probability bars and Fig. 5d,e-like GLM weights by lag."""
-
     st = result["stats"]
     fig, axes = subplots(1, 2, figsize=(8, 3.2))
     ax = axes[0]
@@ -210,4 +217,4 @@ def figures(rec, result: dict, outdir: str, **_) -> list[str]:
     ax.set_xlabel("trials back")
     ax.set_ylabel("regression weight")
     ax.legend(frameon=False, fontsize=7)
-    return save(fig, outdir, "twostep")
+    return {"twostep": fig}

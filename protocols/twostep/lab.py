@@ -12,9 +12,10 @@ from scipy.optimize import minimize_scalar
 from pfcda.errors import LabDataError
 
 from ..base import episode_positions
-from ..plotting import save, subplots
+from ..plotting import subplots
+from ..reliability import at_bounds
 from ..spec import Forcing
-from .agents import fit_hybrid_ragged, padded
+from .agents import BOUNDS, PARAM_NAMES, fit_hybrid_ragged, padded
 from .analysis import STAY_NAMES, miller_glm, stay_probabilities
 from .task import FIXATE, STEPS_PER_TRIAL
 
@@ -161,7 +162,13 @@ def compare_models(log_odds, trials: dict, seed: int = 0, task_options: dict | N
         rows[name] = {"likelihood_per_trial": float(np.exp(ll / max(n, 1))), "n": n,
                       "per_subject": per_subject(fn)}
     rows["circuit"]["inverse_temperature"] = beta
+    bounds = dict(zip(PARAM_NAMES, BOUNDS))
+    notes = (at_bounds({k: v for k, v in hyb["params"].items() if k != "beta2"}, bounds, "hybrid fit")
+             + at_bounds({k: v for k, v in mf["params"].items() if k not in ("beta2", "w")}, bounds,
+                         "model-free fit")
+             + at_bounds({"inverse_temperature": beta}, {"inverse_temperature": (0.0, 5.0)}, "circuit fit"))
     return {"held_out": rows, "hybrid_params": hyb["params"], "model_free_params": mf["params"],
+            "warnings": notes,
             "split": "alternate sessions of each subject: even → fit, odd → held out (one session "
                      "per subject: alternate subjects)"}
 
@@ -187,7 +194,7 @@ def hbayesdm(trials: dict):
     return "ts", df[keep], int((~keep).sum())
 
 
-def figure(result: dict, outdir: str) -> list[str]:
+def figure(result: dict) -> dict:
     """Circuit and animals overlaid: stay-probability bars with their bootstrap CIs."""
     fig, ax = subplots(figsize=(5, 3.2))
     keys = [k for k in result["model"] if k.startswith("stay_")]
@@ -201,4 +208,4 @@ def figure(result: dict, outdir: str) -> list[str]:
     ax.set_ylabel("stay probability")
     ax.set_ylim(0, 1)
     ax.legend(frameon=False, fontsize=7)
-    return save(fig, outdir, "compare_twostep")
+    return {"compare_twostep": fig}

@@ -8,6 +8,7 @@ SPEC = ProtocolSpec(
     citation="Wang et al. 2018 Sim 2 (Fig. 3); Behrens et al. 2007",
     description="two options, cued magnitudes, switching volatility; learning rate adapts",
     default_checkpoint="volatility",
+    trial_codes={"choice": (0, 1), "correct": (0, 1), "volatile": (False, True), "order": (-1, 0, 1)},
     trial_columns={
         **BASE_COLUMNS,
         "choice": "0 option a, 1 option b (an index into action_names)",

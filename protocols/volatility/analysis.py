@@ -10,7 +10,8 @@ from scipy.optimize import minimize
 from sklearn.linear_model import RidgeCV
 from sklearn.model_selection import GroupKFold, cross_val_predict
 
-from ..plotting import save, subplots
+from ..plotting import subplots
+from ..reliability import nan
 from .task import BLOCK_NAMES, LEVEL, REFERENCE, V_HIGH
 
 
@@ -76,7 +77,6 @@ def sliding_learning_rate(trials: dict, window: int = 10) -> dict:
 
     Returns ``{"start": window starts, "alpha": [n_windows], "beta": [n_windows]}``.
     """
-
     ep = trials["episode"]
     eps = np.unique(ep)
     T = int(np.bincount(ep - ep.min()).max())
@@ -125,7 +125,6 @@ def decode_volatility(hidden: np.ndarray, target: np.ndarray, groups: np.ndarray
                       folds: int = 5) -> float:
     """Cross-validated linear read-out (ridge, scikit-learn) of ``target`` from unit activity,
     folds by episode (GroupKFold); returns Pearson r between held-out predictions and target."""
-
     pred = cross_val_predict(RidgeCV(alphas=np.logspace(-3, 3, 13)), hidden, target,
                              groups=groups, cv=GroupKFold(n_splits=folds))
     return float(np.corrcoef(pred, target)[0, 1])
@@ -134,10 +133,16 @@ def decode_volatility(hidden: np.ndarray, target: np.ndarray, groups: np.ndarray
 def volatility_units(rec, max_episodes: int = 100) -> np.ndarray:
     """Per episode, the fraction of units whose activity depends on the true volatility (0/1)
     with previous reward, next action and the true reward probability as covariates (OLS,
-    statsmodels; P < 0.05 Bonferroni-corrected over units). Returns one fraction per episode."""
-
+    statsmodels; P < 0.05 Bonferroni-corrected over units). Only episodes whose volatility
+    changes enter (in the others its regressor is constant: the fit is not identified). Returns
+    one fraction per such episode (at most ``max_episodes``)."""
     tr, H = rec.trials, rec.units["hidden"]
-    eps = np.unique(tr["episode"])[:max_episodes]
+    ep, vol = np.asarray(tr["episode"]), np.asarray(tr["volatile"], bool)
+    eps = np.unique(ep)
+    _, idx = np.unique(ep, return_inverse=True)
+    n_vol = np.bincount(idx, weights=vol.astype(float))
+    changes = (n_vol > 0) & (n_vol < np.bincount(idx))
+    eps = eps[changes][:max_episodes]
     n_units = H.shape[1]
     out = []
     for e in eps:
@@ -179,7 +184,10 @@ def _subset(trials: dict, mask: np.ndarray) -> dict:
 
 def analyze(rec, seed: int = 0) -> dict:
     tr = rec.trials
-    stats = {}
+    stats, notes = {}, []
+    if not np.isin(tr["order"], (0, 1)).any():
+        notes.append("learning rates by block need the Behrens schedules (run with --task "
+                     "schedule=behrens); this recording has the training model's episodes")
     for order, code in (("stable_first", 0), ("volatile_first", 1)):
         m = tr["order"] == code
         if not m.any():
@@ -212,7 +220,8 @@ def analyze(rec, seed: int = 0) -> dict:
         frac = volatility_units(rec)
         stats["volatility_unit_fraction"] = {"value": float(frac.mean()),
                                              "sem": float(frac.std(ddof=1) / np.sqrt(len(frac)))
-                                             if len(frac) > 1 else None}
+                                             if len(frac) > 1 else None} if len(frac) else \
+            nan("no episode in which the volatility changes")
     ref = {k: REFERENCE[k] for k in REFERENCE if k in stats}
     for k in ("lr_stable_1", "lr_stable_2"):
         if k in stats:
@@ -220,19 +229,24 @@ def analyze(rec, seed: int = 0) -> dict:
     for k in ("lr_volatile_1", "lr_volatile_2"):
         if k in stats:
             ref[k] = REFERENCE["lr_volatile"]
-    return {"protocol": "volatility", "stats": stats, "reference": ref,
+    return {"protocol": "volatility", "stats": stats, "reference": ref, "warnings": notes,
             "curves": {"bayes_volatility_mean": bayes["volatility"].mean(0).tolist()}}
 
 
-def figures(rec, result: dict, outdir: str, **_) -> list[str]:
+def figures(rec, result: dict, **_) -> dict:
     """Fig. 3d-like bars of the learning rate by block."""
-
     st = result["stats"]
     names = [n for n in BLOCK_NAMES if f"lr_{n}" in st]
     fig, ax = subplots(figsize=(4, 3.2))
+    if not names:  # say why instead of an empty axis
+        ax.text(0.5, 0.5, "learning rates by block need the Behrens schedules\n"
+                "(pfcda run volatility --task schedule=behrens)", ha="center", va="center",
+                fontsize=8, transform=ax.transAxes)
+        ax.set_axis_off()
+        return {"volatility": fig}
     ax.bar(range(len(names)), [st[f"lr_{n}"]["value"] for n in names],
            color=["tab:blue" if n.startswith("stable") else "tab:red" for n in names])
     ax.set_xticks(range(len(names)), [n.replace("_", " ") for n in names])
     ax.set_yscale("log")
     ax.set_ylabel("learning rate (RW fit)")
-    return save(fig, outdir, "volatility")
+    return {"volatility": fig}

@@ -72,7 +72,8 @@ class VolatilityTask(Task):
     action_names = ("a", "b")
 
     def __init__(self, schedule: str = "training", trials: int = 200, volatile_level: float = LEVEL[1]):
-        if not 0.5 <= volatile_level <= 1.0:
+        if isinstance(volatile_level, bool) or not isinstance(volatile_level, (int, float)) \
+                or not 0.5 <= volatile_level <= 1.0:
             raise ConfigError(f"volatile_level: expected a probability in [0.5, 1], got {volatile_level}")
         self.volatile_level = float(volatile_level)
         if schedule not in SCHEDULES:
@@ -82,6 +83,8 @@ class VolatilityTask(Task):
         if schedule != "training" and trials != 200:
             raise ConfigError(f"trials: the Behrens schedules have 200 trials, got {trials}")
         self.schedule, self.trials = schedule, trials
+        if schedule != "training":  # the test schedules' volatile periods are Behrens' 0.8/0.2
+            self.volatile_level = LEVEL[1]
 
     def config(self) -> dict:
         return {"schedule": self.schedule, "trials": self.trials,
