@@ -143,7 +143,7 @@ def test_a_failed_write_leaves_no_file_and_keeps_the_old_one(tmp_path, monkeypat
     assert os.listdir(tmp_path) == ["s.h5"]
     dst.write_bytes(b"the old file")
     with pytest.raises(RuntimeError, match="disk full"):
-        export_spikes_nwb(str(src), str(dst))
+        export_spikes_nwb(str(src), str(dst), overwrite=True)
     assert dst.read_bytes() == b"the old file"
     assert sorted(os.listdir(tmp_path)) == ["s.h5", "s.nwb"]
 

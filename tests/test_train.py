@@ -25,12 +25,23 @@ def test_checkpoint_contents_and_resume(tmp_path):
     assert {"torch", "numpy", "python"} <= set(payload["provenance"]["packages"])
     assert payload["provenance"]["code_version"]
     assert len(payload["history"]) == 2 and "regret" in payload["history"][0]
-    # Resume: continue to a larger budget from the saved optimiser and RNG states.
+    # Continue to a larger budget from the saved optimiser, RNG and episode states: with no
+    # schedule tied to the budget, that is the longer run, bit for bit.
     more = tmp_path / "more.pt"
     resumed = train(_cfg(steps=12_800), out=str(more), resume=str(out), progress=False)
     _, p2 = load_checkpoint(str(more))
     assert p2["steps"] == 12_800 and len(p2["history"]) == 4
-    assert resumed.weight_hash() != circuit.weight_hash()
+    fresh = train(_cfg(steps=12_800), progress=False)
+    assert resumed.weight_hash() == fresh.weight_hash() != circuit.weight_hash()
+    assert [h["steps"] for h in p2["history"]] == [h["steps"] for h in fresh.history]
+    # An annealed schedule is tied to its budget: a larger one is refused, naming why.
+    annealed = tmp_path / "annealed.pt"
+    train(_cfg(lr_final=1e-4), out=str(annealed), progress=False)
+    with pytest.raises(CheckpointError, match="anneals lr_final"):
+        train(_cfg(lr_final=1e-4, steps=12_800), out=str(tmp_path / "x.pt"), resume=str(annealed),
+              progress=False)
+    with pytest.raises(CheckpointError, match="may only grow"):
+        train(_cfg(steps=3_200), out=str(tmp_path / "y.pt"), resume=str(out), progress=False)
 
 
 def test_bad_checkpoints_are_clear_errors(tmp_path):
