@@ -13,6 +13,9 @@ from dataclasses import dataclass, field
 
 from pfcda.errors import ConfigError
 
+#: Training engines: the written-out LSTM backward (default) and plain autograd.
+ENGINES = ("fused", "autograd")
+
 
 def _f(default, doc: str, factory=None):
     if factory is not None:
@@ -57,6 +60,8 @@ class TrainConfig:
     checkpoint_every: int = _f(5_000_000, "steps between checkpoints written during training")
     manipulations: list = _f(None, "manipulations during training (dicts; circuit.manipulations)",
                              factory=list)
+    engine: str = _f("fused", "fused: the LSTM's BPTT written out (pfc.bptt), falling back to autograd "
+                              "where it does not apply | autograd: every step through autograd")
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -75,6 +80,7 @@ class TrainConfig:
         for name in ("eval_every", "checkpoint_every", "seed"):
             _check(self, name, int, lo=0 if name != "seed" else None)
         _check(self, "optimizer", str, choices=("rmsprop", "adam"))
+        _check(self, "engine", str, choices=ENGINES)
         for name in ("lr", "beta_v", "beta_e", "max_grad_norm", "da_gain"):
             _check(self, name, float, lo=0.0)
         for name in ("lr_final", "beta_e_final"):

@@ -105,6 +105,121 @@ def evaluate_score(circuit, episodes: int, seed: int, task_options: dict | None 
     return {k: v / episodes for k, v in total.items()}
 
 
+def _autograd_update(cfg, agent, task, carry, policy, beta_e):
+    """One unroll and its loss, every step through autograd (the reference engine)."""
+    # ---- unroll T steps of B episodes (the fast, activity-based loop) ----
+    steps = []
+    for t in range(cfg.t_max):
+        carry, tr = env_step(agent, task, carry, policy, t)
+        steps.append(tr)
+    with torch.no_grad():
+        bootstrap = agent.step(carry.obs, carry.prev_action, carry.prev_reward, carry.state,
+                               agent.active(*task.clock())).value
+
+    # ---- dopamine: the n-step advantage, gated; plasticity: the A2C update ----
+    values_t = torch.stack([s.value for s in steps])
+    adv, _ = advantages(torch.stack([s.reward for s in steps]), values_t, bootstrap,
+                        torch.stack([s.done for s in steps]), cfg.circuit.gamma, cfg.gae_lambda)
+    signal = teaching_signal(adv, cfg.da_gain)
+    if steps[0].teaching_active is not None:
+        signal = agent.teaching(signal, torch.stack([s.teaching_active for s in steps]))
+    loss = a2c_loss(torch.stack([s.logits for s in steps]), values_t,
+                    torch.stack([s.action for s in steps]), signal, cfg.beta_v, beta_e)
+    loss.total.backward()
+    return carry, loss
+
+
+def fused_applies(cfg: TrainConfig, circuit: Circuit, agent: Manipulated) -> bool:
+    """Whether the fused engine trains this configuration: a single LSTM network, and training
+    manipulations (if any) only on the DA teaching signal; otherwise autograd does."""
+    return (cfg.engine == "fused" and circuit.critic is None and circuit.config.core == "lstm"
+            and all(r.m.target == "da_teaching" for r in agent.resolved) and agent.closed_loop is None)
+
+
+class FusedUpdate:
+    """One unroll and its A2C gradient with the LSTM's BPTT written out (:mod:`pfcda.pfc.bptt`).
+
+    The same algorithm as :func:`_autograd_update` — the same network step, n-step advantage,
+    DA gating, loss and truncation — computed without a per-step autograd graph: the rollout
+    runs with no graph into preallocated buffers, the readouts and the loss run with autograd
+    over the whole unroll at once, and the LSTM's backward is the hand-written one. Actions are
+    drawn by the Gumbel-max trick (the noise of the whole unroll drawn at once), and the bookkeeping
+of restarts runs only on the steps where an episode ends."""
+
+    def __init__(self, cfg, circuit, agent, task, g_act):
+        from pfcda.pfc.bptt import LSTMUnroll
+
+        self.cfg, self.net, self.agent, self.task, self.g = cfg, circuit.net, agent, task, g_act
+        B, T = cfg.batch_size, cfg.t_max
+        self.B, self.T = B, T
+        self.unroll = LSTMUnroll(self.net.cell, T, B)
+        self.n_obs, self.A = self.net.n_obs, self.net.n_actions
+        self.arange = torch.arange(self.A)
+        self.actions = torch.empty(T, B, dtype=torch.long)
+        self.rewards = torch.empty(T, B)
+        self.dones = torch.empty(T, B, dtype=torch.bool)
+        self.restarted = torch.zeros(T, B, dtype=torch.bool)
+        self.gumbel = torch.empty(T, B, self.A)
+
+    def _input(self, x, obs, prev_action, prev_reward):
+        no, A = self.n_obs, self.A
+        x[:, :no] = obs
+        x[:, no:no + A] = prev_action.unsqueeze(1) == self.arange
+        x[:, no + A] = prev_reward
+
+    def update(self, carry, beta_e: float, first: bool):
+        """Unroll from ``carry``, accumulate the gradient into the parameters: → (carry, loss)."""
+        net, task, agent, u, T = self.net, self.task, self.agent, self.unroll, self.T
+        teach = [] if agent.resolved else None
+        with torch.no_grad():
+            u.begin()
+            h0, c0 = net.init_state[0], net.init_state[1]
+            Wp, bp = net.policy.weight.t(), net.policy.bias
+            h, c = carry.state
+            obs, prev_a, prev_r = carry.obs, carry.prev_action, carry.prev_reward
+            gumbel = self.gumbel
+            torch.rand(T, self.B, self.A, generator=self.g, out=gumbel)
+            gumbel.clamp_(min=1e-20).log_().neg_().log_().neg_()  # −log(−log u): Gumbel(0, 1)
+            self.restarted.zero_()
+            for t in range(T):
+                if teach is not None:
+                    trial, phase = task.clock()
+                self._input(u.input_view(t), obs, prev_a, prev_r)
+                h, c = u.step(t, h, c)
+                a = torch.addmm(bp, h, Wp).add_(gumbel[t]).argmax(-1)  # a ~ softmax(policy(h))
+                res = task.step(a, check=False)
+                if teach is not None:
+                    teach.append(agent.observe(a, res, trial, phase))
+                self.actions[t], self.rewards[t], self.dones[t] = a, res.reward, res.done
+                obs, prev_a, prev_r = res.obs, a, res.reward
+                if bool(res.done.any()):  # restarts: the learned initial state, no last action/reward
+                    done = res.done.unsqueeze(1)
+                    h, c = torch.where(done, h0, h), torch.where(done, c0, c)
+                    if t + 1 < T:
+                        self.restarted[t + 1] = res.done
+                    prev_a = torch.where(res.done, -1, a)
+                    prev_r = torch.where(res.done, 0.0, res.reward)
+            x = torch.empty(self.B, net.n_inputs)
+            self._input(x, obs, prev_a, prev_r)
+            hb, _ = net.cell(x, (h, c))
+            bootstrap = net.value(hb).squeeze(-1)
+
+        # ---- the readouts and the loss with autograd over the whole unroll ----
+        H = u.H.detach().requires_grad_(True)
+        logits, values = net.policy(H), net.value(H).squeeze(-1)
+        adv, _ = advantages(self.rewards, values.detach(), bootstrap, self.dones, self.cfg.circuit.gamma,
+                            self.cfg.gae_lambda)
+        signal = teaching_signal(adv, self.cfg.da_gain)
+        if teach:
+            signal = agent.teaching(signal, torch.stack(teach))
+        loss = a2c_loss(logits, values, self.actions, signal, self.cfg.beta_v, beta_e)
+        loss.total.backward()
+        # ---- the LSTM's backward, written out ----
+        g_init = u.backward(H.grad, self.restarted, init_grad=first)
+        net.init_state.grad = g_init if net.init_state.grad is None else net.init_state.grad + g_init
+        return Carry(obs, prev_a, prev_r, (h.clone(), c)), loss  # (h is a view of the buffer)
+
+
 def train(cfg: TrainConfig, out: str | None = None, resume: str | None = None,
           progress: bool = True, log=print, overwrite: bool = False) -> Circuit:
     """Train a circuit with ``cfg``; write the final checkpoint to ``out`` (refused if it exists,
@@ -133,6 +248,7 @@ def train(cfg: TrainConfig, out: str | None = None, resume: str | None = None,
     carry = start(circuit, task, B, g_task)
     agent = Manipulated(circuit, cfg.manipulations, task, stage="train", batch_size=B)
     policy = sampling(g_act)
+    fused = FusedUpdate(cfg, circuit, agent, task, g_act) if fused_applies(cfg, circuit, agent) else None
     if ck is not None:
         circuit.load_weights(ck.state_dict)
         r = ck.resume
@@ -175,26 +291,11 @@ def train(cfg: TrainConfig, out: str | None = None, resume: str | None = None,
                     group["lr"] = _anneal(cfg.lr, cfg.lr_final, frac)
                 beta_e = _anneal(cfg.beta_e, cfg.beta_e_final, frac)
 
-                # ---- unroll T steps of B episodes (the fast, activity-based loop) ----
-                steps = []
-                for _ in range(T):
-                    carry, tr = env_step(agent, task, carry, policy)
-                    steps.append(tr)
-                with torch.no_grad():
-                    bootstrap = agent.step(carry.obs, carry.prev_action, carry.prev_reward, carry.state,
-                                           agent.active(*task.clock())).value
-
-                # ---- dopamine: the n-step advantage, gated; plasticity: the A2C update ----
-                values_t = torch.stack([s.value for s in steps])
-                adv, _ = advantages(torch.stack([s.reward for s in steps]), values_t, bootstrap,
-                                    torch.stack([s.done for s in steps]), cfg.circuit.gamma, cfg.gae_lambda)
-                signal = teaching_signal(adv, cfg.da_gain)
-                if steps[0].teaching_active is not None:
-                    signal = agent.teaching(signal, torch.stack([s.teaching_active for s in steps]))
-                loss = a2c_loss(torch.stack([s.logits for s in steps]), values_t,
-                                torch.stack([s.action for s in steps]), signal, cfg.beta_v, beta_e)
                 opt.zero_grad(set_to_none=True)
-                loss.total.backward()
+                if fused is not None:
+                    carry, loss = fused.update(carry, beta_e, first=update == 0)
+                else:
+                    carry, loss = _autograd_update(cfg, agent, task, carry, policy, beta_e)
                 if cfg.max_grad_norm:
                     torch.nn.utils.clip_grad_norm_(params, cfg.max_grad_norm)
                 opt.step()

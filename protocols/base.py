@@ -121,9 +121,12 @@ class Task:
         self._begin(torch.ones(batch_size, dtype=torch.bool))
         return self._obs()
 
-    def step(self, action: torch.Tensor) -> StepResult:
-        """Take ``action`` [B] (long) in every episode; finished episodes restart in place."""
-        check_actions(action, self.n_actions, self.batch_size)
+    def step(self, action: torch.Tensor, check: bool = True) -> StepResult:
+        """Take ``action`` [B] (long) in every episode; finished episodes restart in place.
+        ``check=False`` skips validating the actions (for a caller that draws them itself from
+        the policy over ``n_actions``, the trainer)."""
+        if check:
+            check_actions(action, self.n_actions, self.batch_size)
         reward, info = self._step(action)
         self.t = self.t + 1
         done = self.t >= self._episode_steps()
