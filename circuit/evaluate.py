@@ -86,6 +86,32 @@ def evaluate_bandit(circuit, episodes: int = 2000, seed: int = 0, task_overrides
     return result
 
 
+def evaluate_bandit_seeds(circuit, seeds, episodes: int = 2000, **kw) -> dict:
+    """:func:`evaluate_bandit` on each episode seed of ``seeds``, and the spread over the seeds:
+    per agent the mean over seeds of the mean regret, its standard deviation across seeds, and
+    the ratio to the Bayes-optimal agent on the same episodes (mean, min, max over seeds).
+
+    Returns the JSON-ready object of ``pfcda evaluate --seeds … --json`` (``per_seed``: each
+    seed's :func:`evaluate_bandit` result)."""
+    seeds = list(seeds)
+    if not seeds:
+        raise ConfigError("seeds: expected at least one episode seed")
+    runs = [evaluate_bandit(circuit, episodes=episodes, seed=s, **kw) for s in seeds]
+    first = runs[0]
+    agents = {}
+    for name in first["agents"]:
+        regret = np.array([r["agents"][name]["regret"] for r in runs])
+        entry = {"regret": float(regret.mean()),
+                 "regret_sd": float(regret.std(ddof=1)) if len(regret) > 1 else float("nan")}
+        if "bayes_optimal" in first["agents"]:
+            ratio = regret / np.array([r["agents"]["bayes_optimal"]["regret"] for r in runs])
+            entry.update(ratio=float(ratio.mean()), ratio_min=float(ratio.min()), ratio_max=float(ratio.max()))
+        agents[name] = entry
+    return {"episodes": episodes, "seeds": seeds, "trials": first["trials"], "arms": first["arms"],
+            "variant": first["variant"], "weight_hash": first["weight_hash"], "agents": agents,
+            "per_seed": runs}
+
+
 def _regret_entry(regret: np.ndarray) -> dict:
     s = summarize(regret)
     return {"regret": s["mean"], "regret_sem": s["sem"]}

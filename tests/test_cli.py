@@ -42,7 +42,28 @@ def test_evaluate_json_shape():
         assert set(entry) == {"regret", "regret_sem"} and entry["regret"] >= 0
 
 
+def test_evaluate_over_seeds_is_the_mean_of_the_single_seed_runs():
+    """The default table is the mean over episode seeds with its spread; each seed's entry is
+    the single-seed run of that seed."""
+    res = json.loads(pfcda("evaluate", "bandit_correlated", "--episodes", "100", "--seeds", "3,5",
+                           "--json").stdout)
+    assert res["seeds"] == [3, 5] and len(res["per_seed"]) == 2
+    single = [json.loads(pfcda("evaluate", "bandit_correlated", "--episodes", "100", "--seed", str(s),
+                               "--json").stdout) for s in (3, 5)]
+    for name, entry in res["agents"].items():
+        per = [r["agents"][name]["regret"] for r in single]
+        assert entry["regret"] == pytest.approx(sum(per) / 2)
+        assert entry["regret_sd"] == pytest.approx(abs(per[0] - per[1]) / 2 ** 0.5)
+        ratios = [r["agents"][name]["regret"] / r["agents"]["bayes_optimal"]["regret"] for r in single]
+        assert entry["ratio_min"] == pytest.approx(min(ratios)) and entry["ratio_max"] == pytest.approx(max(ratios))
+    text = pfcda("evaluate", "bandit_correlated", "--episodes", "100", "--seeds", "3,5").stdout
+    assert "2 episode seeds (3, 5)" in text and "min–max" in text
+
+
 @pytest.mark.parametrize("args,message", [
+    (["evaluate", "bandit_independent", "--seeds", "0,0"], "expected distinct seeds"),
+    (["evaluate", "bandit_independent", "--seeds", "1-x"], "expected seeds such as 0-3"),
+    (["evaluate", "bandit_independent", "--seeds", "0-3", "--seed", "1"], "not allowed with argument"),
     (["evaluate", "no_such_checkpoint"], "neither a file nor a shipped checkpoint"),
     (["evaluate", "bandit_independent", "--episodes", "0"], "expected a positive integer"),
     (["evaluate", "bandit_independent", "--probs", "0.2,x"], "comma-separated probabilities"),

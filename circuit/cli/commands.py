@@ -78,7 +78,7 @@ def train(args) -> int:
 
 
 def evaluate(args) -> int:
-    from ..evaluate import evaluate_bandit
+    from ..evaluate import evaluate_bandit, evaluate_bandit_seeds
     from ..io.checkpoint import load_checkpoint
 
     circuit, _ = load_checkpoint(args.checkpoint)
@@ -89,8 +89,12 @@ def evaluate(args) -> int:
     if args.probs and len(args.probs) != circuit.make_task().arms:
         raise UsageError(f"--probs: expected {circuit.make_task().arms} probabilities, "
                          f"got {len(args.probs)}")
-    res = evaluate_bandit(circuit, episodes=args.episodes, seed=args.seed,
-                          task_overrides=overrides, greedy=args.greedy)
+    if args.seed is not None:
+        res = evaluate_bandit(circuit, episodes=args.episodes, seed=args.seed,
+                              task_overrides=overrides, greedy=args.greedy)
+    else:
+        res = evaluate_bandit_seeds(circuit, args.seeds or [0, 1, 2, 3], episodes=args.episodes,
+                                    task_overrides=overrides, greedy=args.greedy)
     if args.json:
         print(report.dumps(res))
         return 0

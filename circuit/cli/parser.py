@@ -25,6 +25,20 @@ def integer(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
 
 
+def seed_list(text: str) -> list:
+    """``0-3`` or ``0,5,9`` → a list of distinct integer seeds."""
+    seeds = []
+    try:
+        for part in text.split(","):
+            lo, dash, hi = part.strip().partition("-")
+            seeds += list(range(int(lo), int(hi) + 1)) if dash else [int(lo)]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected seeds such as 0-3 or 0,5,9, got {text!r}") from None
+    if not seeds or len(set(seeds)) != len(seeds):
+        raise argparse.ArgumentTypeError(f"expected distinct seeds such as 0-3 or 0,5,9, got {text!r}")
+    return seeds
+
+
 def probabilities(text: str) -> list:
     try:
         ps = [float(x) for x in text.split(",")]
@@ -125,8 +139,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = command("evaluate", c.evaluate, "score a frozen bandit circuit against reference agents", [js])
     s.add_argument("checkpoint", help="checkpoint path or shipped name (see `pfcda checkpoints`)")
-    s.add_argument("--episodes", type=positive_int, default=2000, help="fresh episodes (2000)")
-    s.add_argument("--seed", type=integer, default=0, help="seed of the episodes (0)")
+    s.add_argument("--episodes", type=positive_int, default=2000, help="fresh episodes per seed (2000)")
+    sd = s.add_mutually_exclusive_group()
+    sd.add_argument("--seeds", type=seed_list, default=None,
+                    help="episode seeds, e.g. 0-3 or 0,5,9: the table is the mean over them with "
+                         "its spread (default 0-3)")
+    sd.add_argument("--seed", type=integer, default=None, help="one episode seed (a single run)")
     s.add_argument("--probs", type=probabilities, help="fixed arm probabilities, e.g. 0.25,0.75")
     s.add_argument("--greedy", action="store_true", help="argmax actions instead of sampling")
 

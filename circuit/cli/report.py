@@ -29,14 +29,38 @@ def table(rows: dict, sep: str = "  ") -> list[str]:
 
 
 def evaluation(res: dict, checkpoint: str, probs=None) -> list[str]:
-    lines = [f"{checkpoint}: {res['episodes']} episodes × {res['trials']} trials, "
-             f"{res['arms']} arms ({res['variant']}{', probs ' + str(probs) if probs else ''}), "
+    what = (f"{res['arms']} arms ({res['variant']}{', probs ' + str(probs) if probs else ''})")
+    if "seeds" in res:
+        return _evaluation_seeds(res, checkpoint, what)
+    lines = [f"{checkpoint}: {res['episodes']} episodes × {res['trials']} trials, {what}, "
              f"seed {res['seed']}, weights frozen"]
     best = res["agents"].get("bayes_optimal", {}).get("regret")
     lines.append(f"{'agent':<14} {'regret':>8} {'± sem':>7} {'× Bayes-opt':>12}")
     for name, r in res["agents"].items():
         ratio = f"{r['regret'] / best:12.2f}" if best else f"{'':>12}"
         lines.append(f"{name:<14} {r['regret']:8.3f} {r['regret_sem']:7.3f} {ratio}")
+    return lines
+
+
+def _seed_list(seeds) -> str:
+    if len(seeds) > 2 and list(seeds) == list(range(seeds[0], seeds[0] + len(seeds))):
+        return f"{seeds[0]}–{seeds[-1]}"
+    return ", ".join(str(s) for s in seeds)
+
+
+def _evaluation_seeds(res: dict, checkpoint: str, what: str) -> list[str]:
+    n = len(res["seeds"])
+    lines = [f"{checkpoint}: {n} episode seeds ({_seed_list(res['seeds'])}) × {res['episodes']} episodes "
+             f"× {res['trials']} trials, {what}, weights frozen",
+             "mean over the seeds; sd across seeds; × Bayes-opt on the same episodes (mean, min–max)"]
+    has_ratio = "ratio" in res["agents"].get("circuit", {})
+    lines.append(f"{'agent':<14} {'regret':>8} {'± sd':>7}" + (f" {'× Bayes-opt':>12} {'min–max':>11}" if has_ratio else ""))
+    for name, r in res["agents"].items():
+        sd = f"{r['regret_sd']:7.3f}" if math.isfinite(r["regret_sd"]) else f"{'n/a':>7}"
+        row = f"{name:<14} {r['regret']:8.3f} {sd}"
+        if has_ratio:
+            row += f" {r['ratio']:12.2f} {r['ratio_min']:5.2f}–{r['ratio_max']:.2f}"
+        lines.append(row)
     return lines
 
 
