@@ -66,6 +66,7 @@ def _check_resumable(cfg: TrainConfig, ck, path: str) -> None:
         raise CheckpointError(f"--resume: {path} is a {proto!r} circuit of another configuration "
                               f"({ck.circuit_config}); this training is {dataclasses.asdict(cfg.circuit)}")
     mine, theirs = cfg.to_dict(), dict(ck.train_config or {})
+    theirs.setdefault("engine", "autograd")  # checkpoints from before the engine field: autograd's
     diff = sorted(k for k in mine if k not in RESUMABLE_CHANGES and k != "circuit" and theirs.get(k) != mine[k])
     if diff == ["steps"]:  # a larger budget continues the same run when no schedule depends on it
         if mine["steps"] < theirs.get("steps", 0):

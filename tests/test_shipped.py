@@ -26,3 +26,23 @@ def test_shipped_circuit_near_bayes_optimal(shipped, name):
     circuit, bayes = res["circuit"]["regret"], res["bayes_optimal"]["regret"]
     assert circuit <= CRITERIA[name] * bayes, res
     assert circuit < res["thompson"]["regret"] and circuit < res["ucb1"]["regret"], res
+
+
+def test_a_candidate_folder_shadows_the_shipped_checkpoints(tmp_path, monkeypatch):
+    """$PFCDA_CHECKPOINTS: freshly trained circuits take the place of the shipped ones of the same
+    name (how the science tests are run against a candidate before it is shipped)."""
+    import shutil
+
+    from pfcda.circuit.io.checkpoint import OVERRIDE_ENV, shipped_checkpoints
+    from pfcda.errors import CheckpointError
+
+    shipped = shipped_checkpoints()
+    shutil.copy(shipped["reversal"], tmp_path / "reversal.pt")
+    (tmp_path / "reversal.resume.pt").write_bytes(b"")  # a resumable file is no candidate
+    monkeypatch.setenv(OVERRIDE_ENV, str(tmp_path))
+    now = shipped_checkpoints()
+    assert now["reversal"] == str(tmp_path / "reversal.pt")
+    assert {k: v for k, v in now.items() if k != "reversal"} == {k: v for k, v in shipped.items() if k != "reversal"}
+    monkeypatch.setenv(OVERRIDE_ENV, str(tmp_path / "nope"))
+    with pytest.raises(CheckpointError, match="PFCDA_CHECKPOINTS"):
+        shipped_checkpoints()

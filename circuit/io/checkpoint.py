@@ -101,11 +101,24 @@ def shipped_dir():
     return resources.files("pfcda.circuit") / "checkpoints"
 
 
+#: A folder of candidate checkpoints that shadow the shipped ones of the same names (to run the
+#: tests, which assert each protocol's effects on the shipped circuits, against freshly trained ones).
+OVERRIDE_ENV = "PFCDA_CHECKPOINTS"
+
+
 def shipped_checkpoints() -> dict:
-    """Name → path of the checkpoints shipped inside the package."""
+    """Name → path of the checkpoints shipped inside the package (those in the folder named by
+    ``$PFCDA_CHECKPOINTS`` take the place of the shipped ones of the same name)."""
     d = shipped_dir()
-    return {p.name[:-3]: str(p) for p in sorted(d.iterdir(), key=lambda p: p.name)
-            if p.name.endswith(".pt")}
+    out = {p.name[:-3]: str(p) for p in sorted(d.iterdir(), key=lambda p: p.name)
+           if p.name.endswith(".pt")}
+    extra = os.environ.get(OVERRIDE_ENV)
+    if extra:
+        if not os.path.isdir(extra):
+            raise CheckpointError(f"${OVERRIDE_ENV}: {extra!r} is not a folder")
+        out.update({f[:-3]: os.path.join(extra, f) for f in sorted(os.listdir(extra))
+                    if f.endswith(".pt") and not f.endswith(".resume.pt")})
+    return out
 
 
 def resolve(path_or_name: str) -> str:
