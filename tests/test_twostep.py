@@ -184,3 +184,14 @@ def test_bayesian_planner_tracks_the_latent_rich_state():
     truth = probs[:, :, 0, 0] > 0.5
     acc = ((mb["p_rich"] > 0.5) == truth)[:, 10:].mean()
     assert acc > 0.85
+
+
+def test_glm_of_a_short_run_with_a_singular_design_falls_back_to_ridge():
+    """A short run in which a trial type never occurs at some lag makes the design singular: the
+    GLM says so (ridge fit, no standard errors) rather than raising numpy's LinAlgError."""
+    data = _simulate(1.0, episodes=300)
+    data = {k: np.asarray(v) for k, v in data.items()}
+    data["reward"] = np.ones_like(data["reward"])  # never unrewarded: the CU/UU columns are all 0
+    g = miller_glm(data)
+    assert g["separation"] is True and all(se is None for _, se in g["coef"].values())
+    assert g["coef"]["CU_lag1"][0] == pytest.approx(0.0, abs=1e-6)

@@ -84,14 +84,19 @@ def miller_glm(tr: dict, lags: int = 5) -> dict:
     A near-deterministic agent (e.g. stay probability 1.0 after common-rewarded trials) makes
     the maximum-likelihood weights diverge (quasi-complete separation); the fit is then redone
     with a weak ridge penalty (statsmodels GLM, α = 1e-3), ``separation`` is True and the
-    standard errors are None.
+    standard errors are None; so is a fit whose Hessian is singular (a short run in which a trial
+    type never occurs at some lag).
     """
     X, y, names = glm_design(tr, lags)
     Xc = sm.add_constant(X, has_constant="add")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        fit = sm.Logit(y, Xc).fit(disp=0, maxiter=200)
-    separated = not fit.mle_retvals.get("converged", True) or float(np.abs(fit.params).max()) > 15
+        try:
+            fit = sm.Logit(y, Xc).fit(disp=0, maxiter=200)
+        except np.linalg.LinAlgError:  # a singular Hessian: a trial type never seen, or separation
+            fit = None
+    separated = (fit is None or not fit.mle_retvals.get("converged", True)
+                 or float(np.abs(fit.params).max()) > 15)
     if separated:
         glm = sm.GLM(y, Xc, family=sm.families.Binomial())
         params = glm.fit_regularized(alpha=1e-3, L1_wt=0.0).params
