@@ -264,3 +264,34 @@ def info(args) -> int:
         return 0
     _print(report.info_lines(summary))
     return 0
+
+
+def sweep(args) -> int:
+    from .. import sweep as sweeps
+
+    if args.spec in ("status", "collect"):
+        if not args.dir:
+            raise UsageError(f"sweep {args.spec}: give the sweep's folder (pfcda sweep {args.spec} DIR)")
+        if args.spec == "status":
+            res = sweeps.sweep_status(args.dir)
+            if args.json:
+                print(report.dumps(res))
+                return 0
+            _print(report.sweep_status(res))
+            return 0
+        res = sweeps.collect(args.dir, metric=args.metric)
+        if args.json:
+            print(report.dumps({k: v for k, v in res.items() if k not in ("table", "summary")}))
+            return 0
+        _print(report.sweep_collect(res))
+        return 0
+    if args.dir:
+        raise UsageError(f"sweep: unexpected {args.dir!r} after the spec (the folder is --out DIR)")
+    res = sweeps.run_sweep(args.spec, out=args.out, executor=args.executor, workers=args.workers,
+                           retry_failed=args.retry_failed, wait=args.wait, progress=not args.quiet)
+    if args.json:
+        print(report.dumps(res))
+    else:
+        _print(report.sweep_status(res))
+    c = res["counts"]
+    return 0 if c["done"] == res["cells"] or (not args.wait and not c["failed"]) else 1

@@ -238,6 +238,24 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--spikes", metavar="FILE", help="also analyse the recording's rendered spikes "
                                                     "(pfcda spikes): DA PSTHs by condition")
 
+    s = command("sweep", c.sweep, "a grid of chained commands (seeds × protocols × settings × "
+                "manipulations) on a local process pool or a SLURM job array; resumable. "
+                "`pfcda sweep SPEC.toml`, `pfcda sweep status DIR`, `pfcda sweep collect DIR`",
+                [js, quiet])
+    s.add_argument("spec", metavar="SPEC.toml|status|collect",
+                   help="the sweep's specification (format: pfcda.circuit.sweep.spec), or `status` / "
+                        "`collect` followed by the sweep's folder")
+    s.add_argument("dir", nargs="?", metavar="DIR", help="the sweep's folder (status, collect)")
+    s.add_argument("--executor", choices=("local", "slurm"), default="local",
+                   help="local: a process pool on this machine (default); slurm: a submitit job array")
+    s.add_argument("--workers", type=positive_int,
+                   help="local processes (default: [local] workers of the spec, else the CPU count)")
+    s.add_argument("--out", metavar="DIR", help="the sweep's folder (default: NAME.sweep here)")
+    s.add_argument("--retry-failed", action="store_true", help="also rerun the cells that failed")
+    s.add_argument("--no-wait", dest="wait", action="store_false",
+                   help="slurm: submit the array and return (then `pfcda sweep status DIR`)")
+    s.add_argument("--metric", help="collect: the metric the summary figure shows")
+
     s = command("info", c.info, "summarise a recording: protocol, counts, provenance", [js])
     s.add_argument("recording", help="an HDF5 recording written by `pfcda run`")
     return p

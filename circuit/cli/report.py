@@ -159,3 +159,40 @@ def info_lines(info: dict) -> list[str]:
                 ", ".join(f"{kk}={vv}" for kk, vv in v.items() if vv is not None)
         out[k] = v
     return table(out)
+
+
+def sweep_status(res: dict) -> list[str]:
+    c = res["counts"]
+    lines = [f"sweep {res['sweep']} ({res['dir']}): {res['cells']} cells — "
+             + ", ".join(f"{n} {s}" for s, n in c.items() if n)]
+    last = res.get("last_submission") or {}
+    if last.get("executor") == "slurm":
+        lines.append(f"  last submission: SLURM array {', '.join(last.get('array', []))} at {last.get('time')}")
+    for f in res["failures"]:
+        grid = ", ".join(f"{k}={v}" for k, v in f["grid"].items())
+        lines.append(f"  failed {f['cell']} ({grid}): {f['error']}")
+    if c.get("failed"):
+        lines.append("  rerun with --retry-failed to try the failed cells again")
+    if c.get("pending") or c.get("interrupted"):
+        lines.append("  run the same `pfcda sweep SPEC.toml --out DIR` again to finish the "
+                     f"{c.get('pending', 0) + c.get('interrupted', 0)} cells not done")
+    return lines
+
+
+def sweep_collect(res: dict) -> list[str]:
+    lines = [f"{res['dir']}: {res['cells']} cells ("
+             + ", ".join(f"{n} {s}" for s, n in res["counts"].items()) + ")"]
+    lines += [f"  wrote {p}" for p in res["written"]]
+    if res.get("note"):
+        lines.append(f"  {res['note']}")
+    summ = res["summary"]
+    metric = res.get("figure_metric")
+    if metric is not None:
+        s = summ[summ["metric"] == metric]
+        lines.append(f"  {metric}, mean [95 % CI] over seeds:")
+        factors = [c for c in s.columns if c not in ("metric", "n", "mean", "sd", "ci95_low", "ci95_high")]
+        for _, r in s.iterrows():
+            key = ", ".join(f"{f}={r[f]}" for f in factors)
+            ci = (f"[{r['ci95_low']:.4g}, {r['ci95_high']:.4g}]" if r["n"] > 1 else "(no CI: one seed)")
+            lines.append(f"    {key}: {r['mean']:.4g} {ci} (n = {r['n']})")
+    return lines
