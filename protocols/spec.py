@@ -140,6 +140,8 @@ class ProtocolSpec(_Lazy):
     lab: :class:`LabSpec` (``pfcda compare``, ``replay``, ``--score``), or None.
     hbayesdm: ``trials → (hBayesDM task name, DataFrame, rows left out)`` (``pfcda export
     --hbayesdm``), or None.
+    paper: a :class:`~pfcda.protocols.paper.Paper` — the runs and claims ``pfcda reproduce``
+    reads off the protocol (its paper's panels, with the paper's and the animals' values), or None.
     source: where the spec was defined (a file or module; filled in by the registry).
     """
 
@@ -160,10 +162,11 @@ class ProtocolSpec(_Lazy):
     spike_analyses: Ref = None
     lab: LabSpec | None = None
     hbayesdm: Ref = None
+    paper: Ref = None
     source: str = ""
 
     _lazy = frozenset({"task", "train_defaults", "stats", "analyze", "figures", "presets",
-                       "reference", "trial_columns", "spike_stats", "spike_analyses", "hbayesdm"})
+                       "reference", "trial_columns", "spike_stats", "spike_analyses", "hbayesdm", "paper"})
 
     def __post_init__(self):
         name = self.raw("name")

@@ -295,3 +295,13 @@ def sweep(args) -> int:
         _print(report.sweep_status(res))
     c = res["counts"]
     return 0 if c["done"] == res["cells"] or (not args.wait and not c["failed"]) else 1
+
+
+def reproduce(args) -> int:
+    from ..reproduce import reproduce as run_reproduction
+
+    names = [n.strip() for n in args.subset.split(",") if n.strip()] if args.subset else None
+    res = run_reproduction(args.out, names=names, seed=args.seed, scale=args.scale, overwrite=args.force,
+                           progress=not args.quiet)
+    _print(report.reproduction(res))
+    return 0

@@ -256,6 +256,20 @@ def build_parser() -> argparse.ArgumentParser:
                    help="slurm: submit the array and return (then `pfcda sweep status DIR`)")
     s.add_argument("--metric", help="collect: the metric the summary figure shows")
 
+    help_ = ("the paper's panels and statements on the shipped circuits: paper, animals and model side "
+             "by side with a verdict each (report.html, report.md, results.json, figures)")
+    s = sub.add_parser("reproduce", help=help_, description=help_ + ". Plug-in protocols are loaded "
+                       "with the top-level option: pfcda --protocols FILE reproduce", parents=[quiet, force])
+    s.set_defaults(func=c.reproduce)
+    s.add_argument("--quick", action="store_true",
+                   help="the shipped circuits, intervals over episodes (the default and, for now, the only mode)")
+    s.add_argument("--protocols", dest="subset", metavar="A,B",
+                   help="reproduce these protocols only (default: every protocol that declares a reproduction)")
+    s.add_argument("--out", default="reproduce", metavar="DIR", help="the report's folder (reproduce)")
+    s.add_argument("--seed", type=integer, default=0, help="episode seed (0)")
+    s.add_argument("--scale", type=float, default=1.0,
+                   help="fraction of each run's episodes, for a quick look (1: the protocols' own numbers)")
+
     s = command("info", c.info, "summarise a recording: protocol, counts, provenance", [js])
     s.add_argument("recording", help="an HDF5 recording written by `pfcda run`")
     return p

@@ -196,3 +196,17 @@ def sweep_collect(res: dict) -> list[str]:
             ci = (f"[{r['ci95_low']:.4g}, {r['ci95_high']:.4g}]" if r["n"] > 1 else "(no CI: one seed)")
             lines.append(f"    {key}: {r['mean']:.4g} {ci} (n = {r['n']})")
     return lines
+
+
+def reproduction(res: dict) -> list[str]:
+    c = res["summary"]
+    lines = [f"{res['dir']}: {len(res['claims'])} statements — {c['reproduced']} reproduced, {c['differs']} differ, "
+             f"{c['not computed']} not computed ({res['seconds']:.0f} s); report.html, report.md, results.json"]
+    width = max((len(f"{r['protocol']} {r['figure']}") for r in res["claims"]), default=0)
+    for r in res["claims"]:
+        model = "—" if r["model"] is None else f"{r['model']:.3g}"
+        paper = "" if r["paper"] is None else f", paper {r['paper']:.3g}"
+        lab = "" if r["lab"] is None else f", animals {r['lab']:.3g}{' ' + r['lab_unit'] if r['lab_unit'] else ''}"
+        lines.append(f"  {(r['protocol'] + ' ' + r['figure']):<{width}}  {r['verdict']:<12} {r['statement']}: "
+                     f"model {model}{paper}{lab}")
+    return lines

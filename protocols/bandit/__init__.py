@@ -6,6 +6,7 @@ reference agents (Bayes-optimal, Gittins, Thompson, UCB1) in :mod:`.agents`.
 from ..spec import BASE_COLUMNS, ProtocolSpec, lazy_exports, package_parts
 
 SPEC = ProtocolSpec(
+    paper=".paper:PAPER",
     **package_parts("BanditTask"),
     name="bandit",
     citation="Wang et al. 2018 Fig. 1; Wang et al. 2016 (LTRL)",

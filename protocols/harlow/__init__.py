@@ -3,6 +3,7 @@ analyses: :mod:`.analysis`."""
 from ..spec import BASE_COLUMNS, ProtocolSpec, lazy_exports, package_parts
 
 SPEC = ProtocolSpec(
+    paper=".paper:PAPER",
     **package_parts("HarlowTask"),
     name="harlow",
     citation="Wang et al. 2018 Sim 5 (Fig. 6); Harlow 1949",

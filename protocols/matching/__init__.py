@@ -4,6 +4,7 @@ dynamic-foraging mice): :mod:`.lab`."""
 from ..spec import BASE_COLUMNS, LabSpec, ProtocolSpec, lazy_exports, package_parts
 
 SPEC = ProtocolSpec(
+    paper=".paper:PAPER",
     **package_parts("MatchingTask"),
     name="matching",
     citation="Wang et al. 2018 Sim 1 (Fig. 2); Tsutsui et al. 2016; Lau & Glimcher 2005",

@@ -3,6 +3,7 @@ Task card: :mod:`.task`; analyses (incl. DA spikes): :mod:`.analysis`."""
 from ..spec import BASE_COLUMNS, ProtocolSpec, lazy_exports, package_parts
 
 SPEC = ProtocolSpec(
+    paper=".paper:PAPER",
     **package_parts("ReversalTask"),
     name="reversal",
     citation="Wang et al. 2018 Sim 3 (Fig. 4); Bromberg-Martin et al. 2010",

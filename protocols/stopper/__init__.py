@@ -4,6 +4,7 @@ Stopper et al. 2014. Task card and presets: :mod:`.task`; analyses (incl. DA spi
 from ..spec import BASE_COLUMNS, ProtocolSpec, lazy_exports, package_parts
 
 SPEC = ProtocolSpec(
+    paper=".paper:PAPER",
     **package_parts("StopperTask"),
     name="stopper",
     citation="Wang et al. 2018 Sim 6 (Fig. 7); Stopper et al. 2014",

@@ -4,6 +4,7 @@ Botvinick & Brody 2017 (rats); Daw et al. 2011 (humans). Task card: :mod:`.task`
 from ..spec import BASE_COLUMNS, LabSpec, ProtocolSpec, lazy_exports, package_parts
 
 SPEC = ProtocolSpec(
+    paper=".paper:PAPER",
     **package_parts("TwoStepTask"),
     name="twostep",
     citation="Wang et al. 2018 Sim 4 (Fig. 5); Miller et al. 2017; Daw et al. 2011",

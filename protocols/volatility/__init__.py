@@ -3,6 +3,7 @@ Task card: :mod:`.task`; analyses: :mod:`.analysis`."""
 from ..spec import BASE_COLUMNS, ProtocolSpec, lazy_exports, package_parts
 
 SPEC = ProtocolSpec(
+    paper=".paper:PAPER",
     **package_parts("VolatilityTask"),
     name="volatility",
     citation="Wang et al. 2018 Sim 2 (Fig. 3); Behrens et al. 2007",
