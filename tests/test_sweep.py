@@ -345,3 +345,27 @@ def test_slurm_without_sbatch_is_one_line(tmp_path, monkeypatch):
     res = pfcda("sweep", spec, "--executor", "slurm", "--out", str(tmp_path / "o"), check=False, env=env)
     assert res.returncode == 2 and "sbatch" in res.stderr and "Traceback" not in res.stderr
     assert not (tmp_path / "o").exists()
+
+
+def test_ctrl_c_of_the_driver_stops_every_cell_cleanly_and_a_rerun_finishes(tmp_path):
+    spec = write(tmp_path / "c.toml", '[sweep]\nchain = ["run"]\nprotocol = "bandit"\n[grid]\nseed = [0, 1, 2, 3]\n'
+                                      '[run]\nepisodes = 200')
+    out = str(tmp_path / "c")
+    driver = subprocess.Popen([sys.executable, "-m", "pfcda.circuit.cli", "sweep", spec, "--workers", "2", "--out", out,
+                               "--quiet"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 60
+    while time.time() < deadline and not (os.path.exists(os.path.join(out, "sweep.json"))
+                                          and "running" in states(out).values()):
+        time.sleep(0.1)
+    driver.send_signal(signal.SIGINT)
+    _, err = driver.communicate(timeout=60)
+    assert driver.returncode == 130 and "the same command finishes them" in err and "Traceback" not in err
+    deadline = time.time() + 30
+    while time.time() < deadline and "running" in states(out).values():
+        time.sleep(0.2)
+    assert "running" not in states(out).values() and "interrupted" in states(out).values()
+    for d in sweep.cell_dirs(out, sweep.read_sweep(out)["cells"]):
+        log = os.path.join(d, "log.txt")
+        assert not os.path.exists(log) or "Traceback" not in open(log).read()
+    pfcda("sweep", spec, "--out", out, "--quiet")
+    assert set(states(out).values()) == {"done"}

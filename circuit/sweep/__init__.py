@@ -111,7 +111,11 @@ def run_sweep(spec_path: str, out: str | None = None, executor: str = "local", w
         if executor == "local":
             n = workers or spec.local.get("workers") or os.cpu_count() or 1
             _record(outdir, {"executor": "local", "workers": n, "cells": todo, "time": _now()})
-            _local(dirs, n, progress, spec.name)
+            try:
+                _local(dirs, n, progress, spec.name)
+            except KeyboardInterrupt as e:
+                raise KeyboardInterrupt(f"{e or 'interrupted'}; the cells not done are marked interrupted and the same "
+                              f"command finishes them") from None
         else:
             _slurm(outdir, todo, dirs, spec, wait, progress)
     return sweep_status(outdir)

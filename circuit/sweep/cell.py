@@ -226,12 +226,12 @@ def run_cell(celldir: str) -> int:
                 slurm_task_id=os.environ.get("SLURM_ARRAY_TASK_ID"), provenance=provenance())
     write_json(os.path.join(celldir, CELL), cell)
     print(f"=== attempt {cell['attempts']} {cell['started']} on {cell['host']} (pid {os.getpid()})", flush=True)
-    import torch
-
-    torch.set_num_threads(1)
     status, error = "done", None
     t_cell = time.perf_counter()
     try:
+        import torch
+
+        torch.set_num_threads(1)
         _write_manipulations(celldir, cell["config"].get("manipulations", {}))
         for step in cell["config"]["chain"]:
             argv = cell["config"]["argv"][step]
