@@ -17,6 +17,7 @@ versions, each checkpoint's SHA-256, seeds, commands, wall times).
 from __future__ import annotations
 
 import base64
+import copy
 import datetime
 import html
 import json
@@ -45,9 +46,11 @@ def _finite(v):
     return v is not None and isinstance(v, (int, float)) and math.isfinite(v)
 
 
-def run_protocol(name: str, seed: int = 0, scale: float = 1.0, figdir: str | None = None, log=None) -> dict:
-    """Every run of protocol ``name``'s paper on its shipped circuits: ``{"runs": {run: {"stats",
-    "episodes", "checkpoint", "checkpoint_sha256", "seconds", "figures"}}}``."""
+def run_protocol(name: str, seed: int = 0, scale: float = 1.0, figdir: str | None = None, log=None,
+                 checkpoints: dict | None = None, tag: str = "") -> dict:
+    """Every run of protocol ``name``'s paper on its shipped circuits (or on ``checkpoints``: shipped
+    name → another checkpoint, e.g. one training seed's): ``{"runs": {run: {"stats", "episodes",
+    "checkpoint", "checkpoint_sha256", "seconds", "figures"}}}``."""
     from .run import manipulations_for, protocol_circuit
     from .run import run as run_frozen
 
@@ -55,7 +58,10 @@ def run_protocol(name: str, seed: int = 0, scale: float = 1.0, figdir: str | Non
     out = {}
     for r in spec.paper.runs:
         t0 = time.perf_counter()
-        ckpt, circuit = protocol_circuit(name, r.checkpoint)
+        from .run import default_checkpoint
+
+        shipped = r.checkpoint or default_checkpoint(name)
+        ckpt, circuit = protocol_circuit(name, (checkpoints or {}).get(shipped, shipped))
         episodes = max(20, int(round(r.episodes * scale)))
         if log:
             log(f"reproduce: {name} / {r.name}: {episodes} episodes on {ckpt}")
@@ -65,7 +71,7 @@ def run_protocol(name: str, seed: int = 0, scale: float = 1.0, figdir: str | Non
         paths = []
         if figdir and spec.figures is not None:
             figs = spec.figures(rec, result, **training_context(rec))
-            figs = {f"{name}_{r.name}_{k}": v for k, v in figs.items()}
+            figs = {f"{name}_{r.name}{tag}_{k}": v for k, v in figs.items()}
             paths = save_figures(figs, figdir, overwrite=True)
         out[r.name] = {"stats": result["stats"], "episodes": episodes, "seed": seed, "checkpoint": ckpt,
                        "checkpoint_sha256": file_hash(resolve(ckpt)), "task": dict(r.task),
@@ -141,10 +147,117 @@ def claims_figure(name: str, rows: list, figdir: str) -> list[str]:
     return save_figures({f"{name}_claims": fig}, figdir, overwrite=True)
 
 
+def training_targets(names) -> dict:
+    """Shipped checkpoint → ``{"protocol", "task"}`` for every circuit the paper runs of ``names``
+    use (the task options it was trained with, from its own configuration)."""
+    from .io.checkpoint import read_checkpoint
+    from .run import default_checkpoint
+
+    out = {}
+    for n in names:
+        for r in protocols.get(n).paper.runs:
+            ck = r.checkpoint or default_checkpoint(n)
+            if ck not in out:
+                task = read_checkpoint(ck).circuit_config.get("task", {})
+                out[ck] = {"protocol": n, "task": {k: v for k, v in task.items() if v is not None}}
+    return out
+
+
+def _toml(v) -> str:
+    if isinstance(v, dict):
+        return "{" + ", ".join(f"{k} = {_toml(x)}" for k, x in v.items()) + "}"
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(_toml(x) for x in v) + "]"
+    return json.dumps(v)
+
+
+def train_seeds(out: str, names, seeds, executor: str = "local", workers: int | None = None,
+                steps: int | None = None, progress: bool = True, log=None) -> dict:
+    """Train every circuit the paper runs of ``names`` use, once per seed, with its protocol's
+    shipped training command, as sweeps in ``out/training/<checkpoint>`` (resumable: a rerun
+    reuses finished cells); returns ``{shipped checkpoint: {seed: path of the trained one}}``."""
+    from . import sweep
+
+    root = os.path.join(out, "training")
+    os.makedirs(root, exist_ok=True)
+    folders = {}
+    for ck, t in training_targets(names).items():
+        lines = ["[sweep]", f"name = {json.dumps(ck)}", 'chain = ["train"]', f"protocol = {json.dumps(t['protocol'])}",
+                 "", "[grid]", f"seed = {_toml(list(seeds))}", "", "[train]"]
+        if t["task"]:
+            lines.append(f"task = {_toml(t['task'])}")
+        if steps:
+            lines.append(f"steps = {int(steps)}")
+        lines += ["", "[slurm]", "time_min = 180", "cpus_per_task = 1", "mem_gb = 4"]
+        spec = os.path.join(root, f"{ck}.toml")
+        _write_text(spec, "\n".join(lines) + "\n")
+        folders[ck] = (spec, os.path.join(root, ck))
+    for ck, (spec, folder) in folders.items():
+        if log:
+            log(f"reproduce: training {ck} × {len(seeds)} seeds ({executor}) in {folder}")
+        sweep.run_sweep(spec, out=folder, executor=executor, workers=workers, wait=executor == "local",
+                        progress=progress)
+    if executor == "slurm":  # every array at once; wait for all
+        arrays = [a for _, folder in folders.values()
+                  for a in (sweep.read_sweep(folder).get("submissions") or [{}])[-1].get("array", [])]
+        while arrays and sweep._queued(arrays):
+            time.sleep(2.0)
+    paths, missing = {}, []
+    for ck, (_, folder) in folders.items():
+        meta = sweep.read_sweep(folder)
+        paths[ck] = {}
+        for cid, d in zip(meta["cells"], sweep.cell_dirs(folder, meta["cells"])):
+            seed = json.load(open(os.path.join(d, "cell.json")))["grid"]["seed"]
+            if sweep.state(d) == "done":
+                paths[ck][seed] = os.path.join(d, "train.pt")
+            else:
+                missing.append(f"{ck} seed {seed} ({sweep.state(d)})")
+    if missing:
+        raise ConfigError(f"reproduce --seeds: {len(missing)} training(s) not done: {', '.join(missing)}; "
+                          f"`pfcda sweep status {root}/<checkpoint>` says why; run the same command again "
+                          f"to finish them")
+    return paths
+
+
+def across_seeds(name: str, per_seed: list) -> list[dict]:
+    """The claims of ``name`` judged on the mean over training seeds (``per_seed``: one ``runs``
+    dict each), with the 95 % t interval across seeds and how many seeds meet each alone."""
+    import numpy as np
+    from scipy import stats as st
+
+    mean_runs = copy.deepcopy(per_seed[0])
+    for run, r in mean_runs.items():
+        for key, s in r["stats"].items():
+            vals = [p[run]["stats"][key].get("value") for p in per_seed]
+            vals = [v for v in vals if _finite(v)]
+            s["value"] = float(np.mean(vals)) if vals else None
+            s["sem"] = None
+    rows = verdicts(name, mean_runs)
+    singles = [verdicts(name, p) for p in per_seed]
+    for i, row in enumerate(rows):
+        vals = [s[i]["model"] for s in singles if s[i]["model"] is not None]
+        n = len(vals)
+        row["per_seed"] = [s[i]["model"] for s in singles]
+        row["seeds"] = n
+        row["seeds_reproduced"] = sum(s[i]["verdict"] == "reproduced" for s in singles)
+        if n > 1:
+            half = float(st.t.ppf(0.975, n - 1) * np.std(vals, ddof=1) / np.sqrt(n))
+            row["ci95"] = [row["model"] - half, row["model"] + half]
+        else:
+            row["ci95"] = None
+    return rows
+
+
 def reproduce(out: str, names=None, seed: int = 0, scale: float = 1.0, overwrite: bool = False,
-              progress: bool = True, log=None) -> dict:
-    """Run the paper of every protocol in ``names`` (default: all that declare one) on the shipped
-    circuits and write the report into the folder ``out``; returns the results."""
+              progress: bool = True, log=None, seeds: int | None = None, executor: str = "local",
+              workers: int | None = None, steps: int | None = None) -> dict:
+    """Run the paper of every protocol in ``names`` (default: all that declare one) and write the
+    report into the folder ``out``; returns the results. Without ``seeds``: on the shipped
+    circuits, intervals over episodes. With ``seeds = N``: every circuit is trained N times (seeds
+    0…N−1) with its shipped command through the sweep engine (``executor`` local or slurm;
+    ``steps`` overrides the training budget, for a quick check), cached in ``out/training`` (a rerun
+    reuses finished trainings), and the panels run on each; the model's value is the mean over
+    seeds with its 95 % t interval, and each verdict says how many seeds meet it alone."""
     log = log or (lambda m: print(m, file=sys.stderr))
     available = reproducible()
     names = list(names or available)
@@ -154,24 +267,44 @@ def reproduce(out: str, names=None, seed: int = 0, scale: float = 1.0, overwrite
             raise ConfigError(f"--protocols: {n!r} declares no reproduction (these do: {', '.join(available)})")
     if not 0 < scale <= 1:
         raise ConfigError(f"--scale: expected a fraction in (0, 1], got {scale}")
-    check_figure_dir(out, overwrite)
+    if seeds is not None and seeds < 2:
+        raise ConfigError(f"--seeds: expected at least 2 training seeds (an interval across them), got {seeds}")
+    resuming = seeds is not None and os.path.isdir(os.path.join(out, "training"))
+    if not resuming:
+        check_figure_dir(out, overwrite)
     figdir = os.path.join(out, "figures")
     os.makedirs(figdir, exist_ok=True)
     from tqdm import tqdm
 
     t0 = time.perf_counter()
+    trained = None
+    if seeds is not None:
+        trained = train_seeds(out, names, list(range(seeds)), executor=executor, workers=workers, steps=steps,
+                              progress=progress, log=log)
     results, rows = {}, []
     for n in tqdm(names, desc="reproduce", unit="protocol", disable=not progress, file=sys.stderr):
         t = time.perf_counter()
-        res = run_protocol(n, seed=seed, scale=scale, figdir=figdir, log=None if progress else log)
-        claims = verdicts(n, res["runs"])
+        if trained is None:
+            res = run_protocol(n, seed=seed, scale=scale, figdir=figdir, log=None if progress else log)
+            claims = verdicts(n, res["runs"])
+        else:
+            per_seed = []
+            for k in range(seeds):
+                mapping = {ck: by_seed[k] for ck, by_seed in trained.items()}
+                per_seed.append(run_protocol(n, seed=seed, scale=scale, figdir=figdir if k == 0 else None,
+                                             checkpoints=mapping, tag="_seed0" if k == 0 else "")["runs"])
+            res = {"runs": per_seed[0], "per_seed_runs": per_seed}
+            claims = across_seeds(n, per_seed)
         res["claims_figure"] = [os.path.basename(p) for p in claims_figure(n, claims, figdir)]
         res["seconds"] = round(time.perf_counter() - t, 2)
         results[n] = res
         rows += claims
     counts = {v: sum(r["verdict"] == v for r in rows) for v in ("reproduced", "differs", "not computed")}
     doc = {"summary": counts, "claims": rows, "protocols": results, "seed": seed, "scale": scale,
-           "mode": "quick (shipped circuits; intervals over episodes)",
+           "mode": "quick (shipped circuits; intervals over episodes)" if seeds is None else
+           f"{seeds} training seeds per circuit (trained here; intervals across seeds"
+           + (f"; {steps} training steps each" if steps else "") + ")",
+           "seeds": seeds,
            "seconds": round(time.perf_counter() - t0, 2),
            "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
            "provenance": provenance()}
@@ -207,7 +340,7 @@ def _lab(r) -> str:
 
 def _verdict(r) -> str:
     v = r["verdict"]
-    extra = []
+    extra = [f"{r['seeds_reproduced']}/{r['seeds']} seeds"] if r.get("seeds") else []
     if r["vs_paper"] is not None:
         extra.append(f"model − paper {r['vs_paper']:+.3g}")
     if r["vs_lab"] is not None:
@@ -219,9 +352,10 @@ def _verdict(r) -> str:
 
 def _header(doc) -> list[str]:
     c, p = doc["summary"], doc["provenance"]
-    return [f"{len(doc['claims'])} statements of Wang et al. 2018 (Nat Neurosci 21:860) on the shipped circuits: "
+    where = "the shipped circuits" if not doc.get("seeds") else f"{doc['seeds']} trained seeds per circuit"
+    return [f"{len(doc['claims'])} statements of Wang et al. 2018 (Nat Neurosci 21:860) on {where}: "
             f"{c['reproduced']} reproduced, {c['differs']} differ, {c['not computed']} not computed.",
-            f"Mode: {doc['mode']}; seed {doc['seed']}; {doc['seconds']:.0f} s; code {p['code_version']}; "
+            f"Mode: {doc['mode']}; episode seed {doc['seed']}; {doc['seconds']:.0f} s; code {p['code_version']}; "
             f"created {doc['created']}. A verdict is the statement's criterion applied to the model's value; "
             "the paper's and the animals' values are shown beside it (the animals' in their own units where "
             "they are firing rates)."]

@@ -301,7 +301,10 @@ def reproduce(args) -> int:
     from ..reproduce import reproduce as run_reproduction
 
     names = [n.strip() for n in args.subset.split(",") if n.strip()] if args.subset else None
+    if args.seeds is None and (args.steps or args.executor != "local" or args.workers):
+        raise UsageError("reproduce: --executor, --workers and --steps go with --seeds N (trained seeds)")
     res = run_reproduction(args.out, names=names, seed=args.seed, scale=args.scale, overwrite=args.force,
-                           progress=not args.quiet)
+                           progress=not args.quiet, seeds=args.seeds, executor=args.executor,
+                           workers=args.workers, steps=args.steps)
     _print(report.reproduction(res))
     return 0

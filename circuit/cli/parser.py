@@ -261,8 +261,18 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("reproduce", help=help_, description=help_ + ". Plug-in protocols are loaded "
                        "with the top-level option: pfcda --protocols FILE reproduce", parents=[quiet, force])
     s.set_defaults(func=c.reproduce)
-    s.add_argument("--quick", action="store_true",
-                   help="the shipped circuits, intervals over episodes (the default and, for now, the only mode)")
+    mode = s.add_mutually_exclusive_group()
+    mode.add_argument("--quick", action="store_true",
+                      help="the shipped circuits, intervals over episodes (the default; minutes)")
+    mode.add_argument("--seeds", type=positive_int, metavar="N",
+                      help="train every circuit N times (seeds 0…N−1) with its shipped command through "
+                           "the sweep engine, cached in DIR/training (a rerun reuses finished trainings), "
+                           "and judge each statement on the mean over seeds with its 95 %% interval")
+    s.add_argument("--executor", choices=("local", "slurm"), default="local",
+                   help="--seeds: where the trainings run (local process pool, or a SLURM job array)")
+    s.add_argument("--workers", type=positive_int, help="--seeds, local: processes (default: the CPU count)")
+    s.add_argument("--steps", type=positive_int,
+                   help="--seeds: training steps per circuit instead of the shipped budget (a quick check)")
     s.add_argument("--protocols", dest="subset", metavar="A,B",
                    help="reproduce these protocols only (default: every protocol that declares a reproduction)")
     s.add_argument("--out", default="reproduce", metavar="DIR", help="the report's folder (reproduce)")
