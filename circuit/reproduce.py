@@ -280,12 +280,12 @@ def reproduce(out: str, names=None, seed: int = 0, scale: float = 1.0, overwrite
     trained = None
     if seeds is not None:
         trained = train_seeds(out, names, list(range(seeds)), executor=executor, workers=workers, steps=steps,
-                              progress=progress, log=log)
+                              progress=progress, log=log if progress else None)
     results, rows = {}, []
     for n in tqdm(names, desc="reproduce", unit="protocol", disable=not progress, file=sys.stderr):
         t = time.perf_counter()
         if trained is None:
-            res = run_protocol(n, seed=seed, scale=scale, figdir=figdir, log=None if progress else log)
+            res = run_protocol(n, seed=seed, scale=scale, figdir=figdir)
             claims = verdicts(n, res["runs"])
         else:
             per_seed = []
