@@ -79,18 +79,34 @@ def states(outdir):
 # -- a real SLURM cluster -----------------------------------------------------------------------
 
 
+def _sinfo() -> tuple[bool, str]:
+    """Whether the cluster of $SLURM_CONF answers (three tries: a loaded machine is slow), and why not."""
+    why = ""
+    for _ in range(3):
+        try:
+            res = subprocess.run(["sinfo", "-h"], capture_output=True, text=True, timeout=20)
+        except (OSError, subprocess.SubprocessError) as e:
+            why = str(e)
+        else:
+            if res.returncode == 0:
+                return True, ""
+            why = (res.stderr or res.stdout).strip()
+        time.sleep(1)
+    return False, why
+
+
 def _slurm_works() -> bool:
-    try:
-        return subprocess.run(["sinfo", "-h"], capture_output=True, timeout=10).returncode == 0
-    except (OSError, subprocess.SubprocessError):
-        return False
+    return _sinfo()[0]
 
 
 @pytest.fixture(scope="module")
 def slurm(tmp_path_factory):
     """SLURM_CONF of a running one-node cluster: the one in the environment (.ci/run starts one),
     else one started here; skips with the reason where it cannot start."""
-    if os.environ.get("SLURM_CONF") and _slurm_works():
+    if os.environ.get("SLURM_CONF"):
+        ok, why = _sinfo()
+        if not ok:  # a second cluster on this machine would collide with the first's ports
+            pytest.skip(f"the SLURM cluster of SLURM_CONF={os.environ['SLURM_CONF']} does not answer: {why}")
         yield os.environ["SLURM_CONF"]
         return
     d = str(tmp_path_factory.mktemp("slurm"))

@@ -12,6 +12,9 @@ import sys
 
 from pfcda.errors import PfcdaError
 
+#: commands that never need torch (they stay instant)
+LIGHT = {"protocols"}
+
 
 def main(argv=None) -> int:
     from .. import signals
@@ -22,6 +25,12 @@ def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        if args.command not in LIGHT:
+            # torch's import runs Python callbacks from C++ (pybind11): an exception raised there by a
+            # Ctrl-C aborts the process (SIGABRT) instead of unwinding, so a signal waits for its end
+            with signals.polling():
+                import torch  # noqa: F401
+            signals.check()
         if args.protocols:
             from pfcda import protocols
 

@@ -229,8 +229,9 @@ def run_cell(celldir: str) -> int:
     status, error = "done", None
     t_cell = time.perf_counter()
     try:
-        import torch
-
+        with signals.polling():  # a signal inside torch's import would abort the process (pybind11)
+            import torch
+        signals.check()
         torch.set_num_threads(1)
         _write_manipulations(celldir, cell["config"].get("manipulations", {}))
         for step in cell["config"]["chain"]:

@@ -7,7 +7,8 @@
 #
 # Every client command (sbatch, squeue, scancel, submitit) needs SLURM_CONF=DIR/slurm.conf.
 # Needs root (SlurmUser=root) and the packages: apt-get install slurm-wlm munge.
-# Exit status 3: this machine cannot run it (the reason on stderr).
+# Exit status 3: this machine cannot run it (the reason on stderr). (The CPU count is getconf's:
+# nproc honours OMP_NUM_THREADS, which CI sets to 1.)
 set -euo pipefail
 cmd=${1:?usage: cluster.sh start|stop DIR}
 D=$(realpath -m "${2:?usage: cluster.sh start|stop DIR}")
@@ -54,7 +55,7 @@ SchedulerType=sched/backfill
 MpiDefault=none
 JobAcctGatherType=jobacct_gather/none
 KillWait=5
-NodeName=$H CPUs=$(nproc) RealMemory=8000 State=UNKNOWN
+NodeName=$H CPUs=$(getconf _NPROCESSORS_ONLN) RealMemory=8000 State=UNKNOWN
 PartitionName=debug Nodes=$H Default=YES MaxTime=INFINITE State=UP
 CONF
   # munge: reuse a running daemon, else start one (and stop it with the cluster)
