@@ -268,7 +268,15 @@ def simulate_episodes(deltas, lengths=None, params: DAParams = DAParams(), seed:
             b2.device.build(directory=directory, run=False)
         t1 = time.perf_counter()
         if standalone:
-            b2.device.run()
+            # brian2 sets its run environment (LD_BIND_NOW=1) in os.environ and leaves it there;
+            # in this process it would make later child processes bind every symbol at load
+            # (SLURM's clients then fail to load their plugins): restore the environment
+            env = dict(os.environ)
+            try:
+                b2.device.run()
+            finally:
+                os.environ.clear()
+                os.environ.update(env)
         t2 = time.perf_counter()
         times = np.asarray(mon.t[:] / b2.second, dtype=float)
         idx = np.asarray(mon.i[:], dtype=np.int64)

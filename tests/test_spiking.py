@@ -120,9 +120,14 @@ def test_episodes_rendered_in_parallel_keep_the_transfer_function(target, tmp_pa
     deltas = np.zeros((12, 6))
     deltas[:, 1], deltas[:, 3] = 1.0, -1.0
     lengths = np.array([6] * 11 + [3])
+    import os
+
+    env = dict(os.environ)
     r = simulate_episodes(deltas, lengths, seed=2, target=target, directory=str(tmp_path / "sa"))
+    # brian2's standalone run sets LD_BIND_NOW=1 in os.environ; left there it broke every later
+    # child process that loads plugins lazily (SLURM's sinfo in the sweep tests)
+    assert dict(os.environ) == env
     if target == "cpp_standalone":  # the build is cached per model structure and re-run
-        import os
 
         os.environ["PFCDA_CACHE_DIR"] = str(tmp_path / "cache")
         try:
