@@ -93,6 +93,10 @@ class LabSpec(_Lazy):
     to a trials table (the circuit's own choices, beside the animals').
     figure: ``(compare result, outdir) → [paths]`` — circuit and lab overlaid (default: every
     statistic as a point with its CI).
+    from_recording: ``recording → table`` — what ``pfcda compare`` sets beside the lab table when
+    it is not the recording's trials table (e.g. simulated photometry made from its RPEs).
+    load: ``name or path → table`` — the protocol's own lab data (bundled names or files), in
+    place of :func:`pfcda.protocols.labdata.load`.
     """
 
     stats: Ref = None
@@ -103,9 +107,11 @@ class LabSpec(_Lazy):
     compare_models: Ref = None
     fit_models: Ref = None
     figure: Ref = None
+    from_recording: Ref = None
+    load: Ref = None
 
     _lazy = frozenset({"stats", "to_lab_frame", "schedule", "forcing", "checkpoint_for",
-                       "compare_models", "fit_models", "figure"})
+                       "compare_models", "fit_models", "figure", "from_recording", "load"})
 
     def __post_init__(self):
         self._bind(None, "lab")

@@ -225,8 +225,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--nwb", help="the NWB file to write")
     s.add_argument("--hbayesdm", help="write the trials in hBayesDM's tab-separated convention "
                                       "(two-step → ts, bandit/matching → bandit2arm, reversal → prl)")
-    s.add_argument("--step-duration", type=float, default=0.5,
-                   help="seconds per agent step in the NWB time base (0.5)")
+    s.add_argument("--step-duration", type=float, default=None,
+                   help="seconds per agent step in the NWB time base (the task's dt where it has "
+                        "one, e.g. conditioning; else 0.5)")
     s.add_argument("--no-validate", dest="validate", action="store_false",
                    help="skip validation of the written file")
 

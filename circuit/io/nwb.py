@@ -2,12 +2,15 @@
 
 Mapping (documented in ``docs/recording-format.md``):
 
-* time base: every agent step lasts ``step_duration`` seconds (0.5 s by default); the run's
+* time base: every agent step lasts ``step_duration`` seconds (the task's ``dt`` where it has
+  one, else 0.5 s); the run's
   episodes are laid end to end, so global step k spans [k·dt, (k+1)·dt);
 * ``trials``: the recording's trials table, every column kept, with ``start_time`` and
   ``stop_time`` of each trial's first and last step;
 * processing module ``pfc``: TimeSeries ``hidden`` (and ``cell``) [steps × units];
 * processing module ``dopamine``: TimeSeries ``rpe`` (δ, the model's DA signal) and ``value``;
+  for a task with a time base of its own (a ``dt`` option: conditioning) also
+  ``photometry_dff``, the simulated photometry (25 Hz) of :mod:`pfcda.dopamine.photometry`;
 * processing module ``behavior``: TimeSeries ``action``, ``reward``, ``policy``, ``episode``,
   ``phase``, ``observation``;
 * provenance: the file's ``notes`` hold the recording's provenance and attributes as JSON,
@@ -38,9 +41,12 @@ def require_pynwb():
         raise ConfigError("NWB export needs pynwb: pip install 'pfcda[nwb]'") from None
 
 
-def export_nwb(recording_path: str, nwb_path: str, step_duration: float = STEP_DURATION,
+def export_nwb(recording_path: str, nwb_path: str, step_duration: float | None = None,
                overwrite: bool = False) -> str:
-    """Write the recording at ``recording_path`` (HDF5) as an NWB file at ``nwb_path``."""
+    """Write the recording at ``recording_path`` (HDF5) as an NWB file at ``nwb_path``.
+    ``step_duration``: seconds per step (default: the task's ``dt`` where it has one, else
+    0.5 s). A task with a ``dt`` (a time base of its own, e.g. conditioning) also gets the
+    simulated photometry of its RPEs (``dopamine/photometry_dff``)."""
     require_pynwb()
     import h5py
     from hdmf.backends.hdf5 import H5DataIO
@@ -50,9 +56,12 @@ def export_nwb(recording_path: str, nwb_path: str, step_duration: float = STEP_D
     from pynwb.file import Subject
 
     check_outputs([nwb_path], [recording_path], overwrite)
-    if not step_duration > 0:
-        raise ConfigError(f"step_duration: expected a positive number of seconds, got {step_duration}")
     rec = read_recording(recording_path)
+    task_dt = (rec.attrs.get("task") or {}).get("dt")
+    if step_duration is None:
+        step_duration = float(task_dt) if task_dt else STEP_DURATION
+    if not (isinstance(step_duration, (int, float)) and step_duration > 0):
+        raise ConfigError(f"step_duration: expected a positive number of seconds, got {step_duration}")
     prov, attrs = rec.provenance, rec.attrs
     created = prov.get("created")
     start = (datetime.datetime.fromisoformat(created) if created
@@ -80,12 +89,18 @@ def export_nwb(recording_path: str, nwb_path: str, step_duration: float = STEP_D
     steps = rec.steps
     n_steps = len(steps["episode"])
     t_step = np.arange(n_steps) * step_duration
-    key = steps["episode"].astype(np.int64) * (int(steps["trial"].max()) + 1) + steps["trial"]
+    width = int(max(steps["trial"].max(), np.max(rec.trials["trial"], initial=0))) + 1
+    key = steps["episode"].astype(np.int64) * width + steps["trial"]
     first = np.r_[0, np.flatnonzero(np.diff(key)) + 1]
     last = np.r_[first[1:] - 1, n_steps - 1]
     n_trials = len(rec.trials["trial"])
-    if len(first) != n_trials:
-        raise ValueError(f"{recording_path}: {n_trials} trial rows but {len(first)} trials in the steps")
+    # each trials row spans the steps of its (episode, trial); steps of no row (e.g. after the
+    # last reward of an unpredicted-reward episode) belong to no trial
+    row_key = np.asarray(rec.trials["episode"]).astype(np.int64) * width + np.asarray(rec.trials["trial"])
+    at = np.clip(np.searchsorted(key[first], row_key), 0, len(first) - 1)
+    if len(np.unique(key[first])) != len(first) or not np.array_equal(key[first][at], row_key):
+        raise ValueError(f"{recording_path}: the trials rows do not match the steps' (episode, trial) runs")
+    first, last = first[at], last[at]
     cols = [VectorData(name="start_time", description="start of the trial's first step (s)",
                        data=t_step[first]),
             VectorData(name="stop_time", description="end of the trial's last step (s)",
@@ -115,6 +130,18 @@ def export_nwb(recording_path: str, nwb_path: str, step_duration: float = STEP_D
     da.add(series("rpe", steps["delta"], "reward",
                   f"one-step TD error δ = r + γV' − V (γ = {attrs['gamma']}): the DA signal"))
     da.add(series("value", steps["value"], "reward", "the network's state-value estimate V(s)"))
+    if task_dt:
+        from pfcda.dopamine import photometry
+
+        kernel = photometry.Kernel()
+        dff = photometry.from_rpe(steps["delta"], np.zeros(n_steps, np.int64), np.arange(n_steps),
+                                  step_duration, kernel)[0]
+        da.add(TimeSeries(name="photometry_dff", data=dff.astype(np.float32), unit="a.u. (δ × gain)",
+                          starting_time=0.0, rate=photometry.RATE_HZ,
+                          description="simulated fiber photometry (ΔF/F, not in %): the RPEs convolved "
+                                      "with the photometry kernel (pfcda.dopamine.photometry), "
+                                      f"parameters {json.dumps(kernel.to_dict())}, on the run's time base "
+                                      "(episodes end to end)"))
 
     with h5py.File(recording_path, "r") as src:  # stream unit activity, never all in memory
         pfc = nwb.create_processing_module("pfc", "unit activity of the prefrontal network")

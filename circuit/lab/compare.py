@@ -118,8 +118,15 @@ def compare_recording(protocol: str, model: str, lab: str, mapping=None, n_boot:
     if rec.attrs.get("protocol") != protocol:
         raise ConfigError(f"--model: {model} records protocol {rec.attrs.get('protocol')!r}, "
                           f"not {protocol!r}")
-    table = labdata.load(lab, protocol, mapping=mapping)
-    res = compare(protocol, dict(rec.trials), table, n_boot=n_boot, seed=seed)
+    lab_spec = protocols.get(protocol).lab
+    if lab_spec.load is not None:  # the protocol's own lab data (e.g. photometry)
+        if mapping is not None:
+            raise ConfigError(f"--mapping: protocol {protocol} reads its lab data in one layout (no mapping)")
+        table = lab_spec.load(lab)
+    else:
+        table = labdata.load(lab, protocol, mapping=mapping)
+    model_table = lab_spec.from_recording(rec) if lab_spec.from_recording is not None else dict(rec.trials)
+    res = compare(protocol, model_table, table, n_boot=n_boot, seed=seed)
     res["model_path"], res["lab_source"] = model, lab
     if score:
         scorer = load_checkpoint(score)[0]
@@ -132,13 +139,17 @@ def compare_recording(protocol: str, model: str, lab: str, mapping=None, n_boot:
             protocol, to_lab(own) if to_lab is not None else own, seed=seed,
             task_options=rec.attrs.get("task") or {})
     if figures:
-        res["figures"] = save_figures(figure(res), figures, overwrite=overwrite)
+        res["_tables"] = (model_table, table)  # for the protocol's overlay figure
+        try:
+            res["figures"] = save_figures(figure(res), figures, overwrite=overwrite)
+        finally:
+            del res["_tables"]
     return res
 
 
 def figure(result: dict) -> dict:
-    """Circuit and animals overlaid (name → figure): the protocol's own (``LabSpec.figure``)
-    where it has one, else every statistic as a point with its CI, circuit beside lab."""
+    """Circuit and animals overlaid (name → figure): the protocol's own (``LabSpec.figure``; the
+    result holds ``_tables``, the model's and the lab's compared tables) where it has one, else every statistic as a point with its CI, circuit beside lab."""
     lab_spec = protocols.get(result["protocol"]).lab
     if lab_spec is not None and lab_spec.figure is not None:
         return lab_spec.figure(result)
