@@ -176,9 +176,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = command("compare", c.compare, "the protocol's analyses on a recording and on lab data, "
                 "side by side with bootstrap CIs", [js, force])
-    s.add_argument("protocol", help="twostep (rats) or matching (mice)")
+    s.add_argument("protocol", help="twostep (rats), matching (mice) or conditioning (photometry)")
     s.add_argument("--model", required=True, help="a recording of the circuit (pfcda run)")
-    s.add_argument("--lab", required=True, help="bundled lab data (rats, mice) or a file "
+    s.add_argument("--lab", required=True, help="bundled lab data (rats, mice; conditioning: "
+                                                "jeong2022, jeong2022_delay, jeong2022_iri) or a file "
                                                 "(CSV/TSV in their layout, or a foraging NWB)")
     s.add_argument("--mapping", metavar="TOML",
                    help="column mapping for a lab file in another layout (CSV/TSV or MATLAB v7.3 "

@@ -193,6 +193,9 @@ STATS = {
     "width_s": "a session's mean CS+ trace's width at half its peak, averaged over sessions",
     "within_session_rise": "CS+ response on the last third of a session's CS+ trials minus the first "
                            "third, ÷ the mean CS+ response",
+    "across_session_slope": "CS+ response's change per session ÷ its mean, within subjects (the "
+                            "long-cue sessions where there are several; recorded data only: an "
+                            "episode is one session)",
     "delay_ratio": "CS+ response with the long cue (8 s: reward 9 s after onset) ÷ with the short "
                    "cue (2 s: reward at 3 s) — Test 4's delay change",
     "reward_response": "unpredicted rewards: mean ΔF/F 0–1 s after the event minus baseline",
@@ -234,6 +237,22 @@ def stats(table: dict) -> dict:
             early, late = resp[o][frac < 1 / 3], resp[o][frac > 2 / 3]
             if len(early) and len(late) and out["cs_plus_response"] != 0:
                 out["within_session_rise"] = float((late.mean() - early.mean()) / abs(out["cs_plus_response"]))
+        # across sessions (several sessions of a subject): the CS+ response's slope per session,
+        # ÷ the mean response, within subjects (the sessions after Test 4's delay change)
+        subj, sess = np.asarray(table["subject"]).astype(str), np.asarray(table["session"], float)
+        long_ = plus & ~short if (plus & ~short).any() else plus
+        if len(np.unique(sess[long_])) > 2:
+            keys = np.char.add(np.char.add(subj[long_], "/"), sess[long_].astype(int).astype(str))
+            _, k_idx = np.unique(keys, return_inverse=True)
+            m = np.bincount(k_idx, resp[long_]) / np.bincount(k_idx)
+            ks, first = np.unique(k_idx, return_index=True)
+            s_sub, s_ses = subj[long_][first], sess[long_][first]
+            _, g = np.unique(s_sub, return_inverse=True)
+            cnt = np.bincount(g)
+            xc = s_ses - (np.bincount(g, s_ses) / cnt)[g]
+            yc = m - (np.bincount(g, m) / cnt)[g]
+            if (xc ** 2).sum() > 0 and m.mean() != 0:
+                out["across_session_slope"] = float((xc * yc).sum() / (xc ** 2).sum() / abs(m.mean()))
         if (minus & short).any():
             out["cs_minus_response"] = float(resp[minus & short].mean())
             if "cs_plus_response" in out and out["cs_plus_response"] != 0:
