@@ -61,6 +61,7 @@ def recording_arrays(task, batch, gamma: float, episode_offset: int) -> tuple[di
     units = {name: flat(getattr(batch, f.source).numpy(), f.dtype) for name, f in UNIT_FIELDS.items()
              if getattr(batch, f.source) is not None}
     trials = task.trial_table(batch)
+    trials.update(task.trial_signals(batch, derived["delta"]))
     trials["episode"] = trials["episode"].astype(np.int64) + episode_offset
     return steps, units, trials
 

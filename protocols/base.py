@@ -182,6 +182,12 @@ class Task:
         return {}
 
     # ---------------------------------------------------------------- recordings (numpy)
+    def trial_signals(self, batch: "Batch", delta: np.ndarray) -> dict:
+        """Trial columns made from the run's per-step TD errors ``delta`` [b, T] (the recording's
+        δ, known only once the values are): none by default; e.g. the conditioning task's
+        simulated photometry window of each trial."""
+        return {}
+
     def trial_table(self, batch: "Batch") -> dict:
         """One row per trial of a batch (columns as numpy arrays, episode-major), with at least
         ``episode`` (index within the batch), ``trial``, ``choice`` and ``reward``; only the

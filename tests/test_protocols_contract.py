@@ -87,6 +87,9 @@ def test_events_config_round_trip_and_trial_table(spec):
     flags = task.event_flags(batch.action[:, 0], _result(batch, 0))
     assert set(flags) == set(events) and all(v.shape == (2,) for v in flags.values())
     table = task.trial_table(batch)
+    signals = task.trial_signals(batch, np.zeros(batch.shape))  # columns made from the run's δ
+    assert all(len(v) == len(table["episode"]) for v in signals.values())
+    table.update(signals)
     assert {"episode", "trial", "choice", "reward"} <= set(table)
     lengths = {len(v) for v in table.values()}
     assert len(lengths) == 1 and lengths.pop() > 0

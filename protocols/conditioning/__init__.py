@@ -22,7 +22,10 @@ SPEC = ProtocolSpec(
         "cue_s": "the episode's cue duration (s)",
         "onset_step": "step of the cue's onset in the episode (random mode: the step after the "
                       "reward, when its RPE is emitted)",
-        "iri_s": "random mode: seconds since the previous reward (NaN: the first, or a cue trial)"},
+        "iri_s": "random mode: seconds since the previous reward (NaN: the first, or a cue trial)",
+        "photometry": "[trials, 125] simulated ΔF/F at 25 Hz, 2 s before to 3 s after cue onset (random "
+                      "mode: the reward's RPE), the RPE route with the default kernel "
+                      "(pfcda.dopamine.photometry; NaN outside the episode)"},
     spike_stats=".analysis:SPIKE_STATS",
     spike_analyses=".analysis:spike_analyses",
     lab=LabSpec(stats=".lab:stats", load=".lab:load", from_recording=".analysis:photometry_table",

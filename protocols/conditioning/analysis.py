@@ -61,7 +61,9 @@ def photometry_table(rec, kernel=None, spikes=None) -> dict:
     st, tr = rec.steps, rec.trials
     ep = np.asarray(tr["episode"])
     kind, cs = np.asarray(tr["kind"]).astype(np.int8), np.asarray(tr["cs"]).astype(np.int8)
-    if spikes is None:
+    if spikes is None and kernel is None and "photometry" in tr:  # recorded by the run
+        win = np.asarray(tr["photometry"], float)
+    elif spikes is None:
         trace = photometry.from_rpe(st["delta"], st["episode"], st["step"], dt, kernel)
         eps = np.unique(np.asarray(st["episode"]))
         win = photometry.aligned(trace, np.searchsorted(eps, ep), np.asarray(tr["onset_step"]) * dt, PRE_S, POST_S)

@@ -305,6 +305,22 @@ class ConditioningTask(Task):
         return {"value_gap": gap}
 
     # ---------------------------------------------------------------- recordings (numpy)
+    def trial_signals(self, batch, delta) -> dict:
+        """``photometry`` [trials, 125]: each trial's simulated ΔF/F (25 Hz, the default kernel
+        of :mod:`pfcda.dopamine.photometry`; 2 s before and 3 s after cue onset, or a reward's
+        RPE in random mode), from the batch's δ."""
+        from pfcda.dopamine import photometry
+
+        b, T = batch.shape
+        valid = batch.valid.numpy()
+        d = np.where(valid, np.asarray(delta, float), 0.0)
+        trace = photometry.from_rpe(d.reshape(-1), np.repeat(np.arange(b), T), np.tile(np.arange(T), b), self.dt)
+        rows = batch.rows(OUTCOME)
+        step = np.broadcast_to(np.arange(T)[None, :], (b, T))[rows]
+        onset = np.where(batch.np("random")[rows], step + 1, batch.np("onset")[rows])
+        win = photometry.aligned(trace, batch.episode()[rows], onset * self.dt, 2.0, 3.0)
+        return {"photometry": win.astype(np.float32)}
+
     def trial_table(self, batch) -> dict:
         """One row per trial (cue trials: at the outcome step) or per reward (random mode).
         Columns: episode, trial, kind (0 a cue trial, 1 an unpredicted reward), choice (the
