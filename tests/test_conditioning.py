@@ -230,3 +230,10 @@ def test_spiking_route_gives_the_same_cue_ordering(shipped_run, tmp_path):
     render(small, str(tmp_path / "s.h5"), population="da", seed=0)
     st = spike_analyses(read_recording(small), read_spikes(str(tmp_path / "s.h5")))["stats"]
     assert st["spiking_cs_plus_response"]["value"] > 0 > st["spiking_cs_minus_response"]["value"]
+
+
+def test_compare_of_cue_trials_with_the_reward_data_says_what_to_run(shipped_run):
+    from pfcda.circuit.lab.compare import compare_recording
+
+    with pytest.raises(ConfigError, match=r"share no statistic.*--task mode=random"):
+        compare_recording("conditioning", shipped_run.path, "jeong2022_iri", n_boot=5)
