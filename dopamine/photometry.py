@@ -64,6 +64,13 @@ class Kernel:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    def sensor(self, t: np.ndarray) -> np.ndarray:
+        """The sensor's binding kinetics on the grid ``t`` (a difference of exponentials,
+        normalised to sum 1)."""
+        rise, decay = self.sensor_rise_s, self.sensor_decay_s
+        h = (np.exp(-t / decay) - np.exp(-t / rise)) if decay != rise else t * np.exp(-t / decay)
+        return h / h.sum()
+
     def impulse_response(self, rate_hz: float = RATE_HZ, length_s: float = 5.0) -> np.ndarray:
         """The trace one unit of drive at t = 0 produces, sampled at ``rate_hz`` from t = 0
         (computed on a 1-ms grid and averaged into the samples, as a photometry system's
@@ -72,9 +79,7 @@ class Kernel:
         t = np.arange(0.0, length_s, fine)
         burst = ((t >= self.latency_s) & (t < self.latency_s + self.burst_s)).astype(float) / self.burst_s
         release = np.exp(-t / self.clearance_s)
-        rise, decay = self.sensor_rise_s, self.sensor_decay_s
-        sensor = (np.exp(-t / decay) - np.exp(-t / rise)) if decay != rise else t * np.exp(-t / decay)
-        sensor = sensor / sensor.sum()
+        sensor = self.sensor(t)
         k = np.convolve(np.convolve(burst, release)[: len(t)] * fine, sensor)[: len(t)]
         per = int(round(1.0 / (rate_hz * fine)))
         n = len(t) // per
@@ -119,10 +124,7 @@ def from_concentration(conc: np.ndarray, bin_s: float = 0.01, kernel: Kernel | N
     if not bin_s > 0:
         raise ConfigError(f"photometry: bin_s: expected seconds > 0, got {bin_s!r}")
     t = np.arange(0.0, 10 * kernel.sensor_decay_s + 5 * kernel.sensor_rise_s, bin_s)
-    rise, decay = kernel.sensor_rise_s, kernel.sensor_decay_s
-    sensor = (np.exp(-t / decay) - np.exp(-t / rise)) if decay != rise else t * np.exp(-t / decay)
-    sensor = sensor / sensor.sum()
-    seen = _convolve((c - 1.0)[None, :], sensor)[0] * kernel.gain
+    seen = _convolve((c - 1.0)[None, :], kernel.sensor(t))[0] * kernel.gain
     per = max(int(round(1.0 / (rate_hz * bin_s))), 1)
     n = len(seen) // per
     return seen[: n * per].reshape(n, per).mean(1)

@@ -87,13 +87,12 @@ def compare(protocol: str, model_trials: dict, lab_trials: dict, n_boot: int = 1
     if lab_spec.to_lab_frame is not None:
         model_trials = lab_spec.to_lab_frame(model_trials)
     lab = {k: v for k, v in lab_trials.items() if not k.startswith("_")}
-    shared = set(fn(model_trials)) & set(fn(lab))
-    if not shared:
-        raise ConfigError(f"compare {protocol}: the recording and the lab data share no statistic (circuit: "
-                          f"{sorted(fn(model_trials))}; lab: {sorted(fn(lab))}) — e.g. a run of cue trials "
-                          "beside the lab's unpredicted rewards: run the matching task (--task mode=random)")
     model_stats, model_notes = with_ci(model_trials, fn, n_boot, seed, what="circuit")
     lab_stats, lab_notes = with_ci(lab, fn, n_boot, seed + 1, what="lab")
+    if not set(model_stats) & set(lab_stats):
+        raise ConfigError(f"compare {protocol}: the recording and the lab data share no statistic (circuit: "
+                          f"{sorted(model_stats)}; lab: {sorted(lab_stats)}) — e.g. a run of cue trials "
+                          "beside the lab's unpredicted rewards: run the matching task (--task mode=random)")
     return {"protocol": protocol, "n_boot": n_boot, "model": model_stats, "lab": lab_stats,
             "warnings": few_resamples(n_boot) + model_notes + lab_notes,
             "lab_excluded": lab_trials.get("_excluded", {}),

@@ -130,9 +130,8 @@ def spike_analyses(rec, spikes) -> dict:
 
 def _mean_sem(x: np.ndarray, episode: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Mean trace and its sem across episodes (animals / sessions): each episode's mean first."""
-    eps = np.unique(episode)
-    per = np.stack([np.nanmean(x[episode == e], 0) for e in eps])
-    sem = per.std(0, ddof=1) / np.sqrt(len(eps)) if len(eps) > 1 else np.zeros(per.shape[1])
+    _, per = lab._group_means(x, episode)
+    sem = per.std(0, ddof=1) / np.sqrt(len(per)) if len(per) > 1 else np.zeros(per.shape[1])
     return per.mean(0), sem
 
 

@@ -153,33 +153,41 @@ def baselined(trace: np.ndarray) -> np.ndarray:
     return trace - np.nanmean(trace[:, :EVENT], 1, keepdims=True)
 
 
-def time_course(mean_trace: np.ndarray, t_max: float = 1.5) -> tuple[float, float]:
-    """(peak latency, width at half maximum) in seconds of a baseline-subtracted mean trace,
-    the peak searched in [0, t_max] s after the event."""
-    seg = mean_trace[EVENT: EVENT + int(round(t_max * RATE_HZ)) + 1]
-    if not np.isfinite(seg).any():
-        return float("nan"), float("nan")
-    k = int(np.nanargmax(seg))
-    peak = seg[k]
-    if not peak > 0:
-        return float("nan"), float("nan")
-    after = mean_trace[EVENT:]
-    above = after >= peak / 2
-    lo = k
-    while lo > 0 and above[lo - 1]:
-        lo -= 1
-    hi = k
-    while hi + 1 < len(after) and above[hi + 1]:
-        hi += 1
-    return k / RATE_HZ, (hi - lo + 1) / RATE_HZ
+def time_course(traces: np.ndarray, t_max: float = 1.5) -> tuple[np.ndarray, np.ndarray]:
+    """(peak latency, width at half maximum) in seconds of each baseline-subtracted trace (rows
+    of ``traces``; NaN where a row never rises above 0), the peak searched in [0, t_max] s after
+    the event, the width the run of samples around it at ≥ half the peak. Vectorised over rows."""
+    after = np.atleast_2d(traces)[:, EVENT:]
+    seg = after[:, : int(round(t_max * RATE_HZ)) + 1]
+    filled = np.where(np.isfinite(seg), seg, -np.inf)
+    k = filled.argmax(1)
+    rows = np.arange(len(after))
+    peak = filled[rows, k]
+    ok = np.isfinite(peak) & (peak > 0)
+    below = ~(after >= (peak / 2)[:, None])  # NaN counts as below
+    idx = np.arange(after.shape[1])[None, :]
+    lo = np.where(below & (idx < k[:, None]), idx, -1).max(1) + 1
+    hi = np.where(below & (idx > k[:, None]), idx, after.shape[1]).min(1) - 1
+    return np.where(ok, k / RATE_HZ, np.nan), np.where(ok, (hi - lo + 1) / RATE_HZ, np.nan)
+
+
+def _centred(x: np.ndarray, group: np.ndarray) -> np.ndarray:
+    """x minus the mean of its group (within-session, within-subject)."""
+    _, g = np.unique(group, return_inverse=True)
+    return x - (np.bincount(g, x) / np.bincount(g))[g]
+
+
+def _group_means(x: np.ndarray, group: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(the distinct groups, the mean of x [rows, ...] in each), vectorised."""
+    keys, g = np.unique(group, return_inverse=True)
+    sums = np.zeros((len(keys),) + x.shape[1:])
+    np.add.at(sums, g, x)
+    return keys, sums / np.bincount(g).reshape((-1,) + (1,) * (x.ndim - 1))
 
 
 def _centred_r(x: np.ndarray, y: np.ndarray, group: np.ndarray) -> float:
     """Pearson r of x and y after removing each group's means (within-session correlation)."""
-    _, g = np.unique(group, return_inverse=True)
-    cnt = np.bincount(g)
-    xc = x - (np.bincount(g, x) / cnt)[g]
-    yc = y - (np.bincount(g, y) / cnt)[g]
+    xc, yc = _centred(x, group), _centred(y, group)
     den = np.sqrt((xc ** 2).sum() * (yc ** 2).sum())
     return float((xc * yc).sum() / den) if den > 0 else float("nan")
 
@@ -222,12 +230,11 @@ def stats(table: dict) -> dict:
         if p_short.any():
             out["cs_plus_response"] = float(resp[p_short].mean())
             # each session's mean trace, then the mean over sessions (animals)
-            base = baselined(tr[p_short])
-            eps = np.unique(ep[p_short])
-            tc = np.array([time_course(np.nanmean(base[ep[p_short] == e], 0)) for e in eps])
-            ok = np.isfinite(tc[:, 0])  # a session whose mean CS+ trace never rises has no peak
+            _, means = _group_means(baselined(tr[p_short]), ep[p_short])
+            lat, width = time_course(means)
+            ok = np.isfinite(lat)  # a session whose mean CS+ trace never rises has no peak
             if ok.any():
-                out["peak_latency_s"], out["width_s"] = float(tc[ok, 0].mean()), float(tc[ok, 1].mean())
+                out["peak_latency_s"], out["width_s"] = float(lat[ok].mean()), float(width[ok].mean())
             # within-session change: thirds of each episode's CS+ trials, in order
             order = np.lexsort((np.arange(len(ep)), ep))
             o = order[p_short[order]]
@@ -244,13 +251,10 @@ def stats(table: dict) -> dict:
         if len(np.unique(sess[long_])) > 2:
             keys = np.char.add(np.char.add(subj[long_], "/"), sess[long_].astype(int).astype(str))
             _, k_idx = np.unique(keys, return_inverse=True)
-            m = np.bincount(k_idx, resp[long_]) / np.bincount(k_idx)
-            ks, first = np.unique(k_idx, return_index=True)
-            s_sub, s_ses = subj[long_][first], sess[long_][first]
-            _, g = np.unique(s_sub, return_inverse=True)
-            cnt = np.bincount(g)
-            xc = s_ses - (np.bincount(g, s_ses) / cnt)[g]
-            yc = m - (np.bincount(g, m) / cnt)[g]
+            _, m = _group_means(resp[long_], k_idx)
+            _, first = np.unique(k_idx, return_index=True)
+            xc = _centred(sess[long_][first], subj[long_][first])
+            yc = _centred(m, subj[long_][first])
             if (xc ** 2).sum() > 0 and m.mean() != 0:
                 out["across_session_slope"] = float((xc * yc).sum() / (xc ** 2).sum() / abs(m.mean()))
         if (minus & short).any():
