@@ -95,43 +95,68 @@ class ReversalTask(Task):
         cues = torch.randint(2, (n, self.blocks * TRIALS_PER_BLOCK), generator=generator)
         return {"rewarded": rewarded, "cues": cues}
 
-    def _begin(self, which: torch.Tensor) -> None:
-        if not hasattr(self, "error") or self.error.shape[0] != self.batch_size:
-            self.error = torch.zeros(self.batch_size, dtype=torch.bool)
-        self.error[which] = False
+    # The observations and the trial bookkeeping depend only on the episode's parameters and the
+    # clock, not on the actions: each episode's whole course is tabulated when it starts (one row
+    # per step), so that a step reads one row instead of recomputing it (the trainer's hot path).
+    _COLS = ("trial", "phase", "cue", "rewarded_cue", "block", "reversal", "expected", "checked", "pays")
 
-    def _where(self):
-        trial = self.t // STEPS_PER_TRIAL
-        phase = self.t % STEPS_PER_TRIAL
-        rows = torch.arange(self.batch_size)
-        cues, rewarded = self.params["cues"], self.params["rewarded"]
-        cue = cues[rows, trial.clamp(max=cues.shape[1] - 1)]
+    def _begin(self, which: torch.Tensor) -> None:
+        B, S = self.batch_size, self.trials * STEPS_PER_TRIAL
+        if not hasattr(self, "error") or self.error.shape[0] != B:
+            self.error = torch.zeros(B, dtype=torch.bool)
+        if getattr(self, "_course", None) is None or self._course.shape[:2] != (B, S):
+            self._course = torch.zeros(B, S, len(self._COLS), dtype=torch.long)
+            self._course_obs = torch.zeros(B, S, 5)
+        self.error[which] = False
+        self._tabulate(which)
+
+    def _tabulate(self, which: torch.Tensor) -> None:
+        """Fill the course of the episodes flagged in ``which`` [B] from their parameters."""
+        rows = which.nonzero().squeeze(1)
+        S = self.trials * STEPS_PER_TRIAL
+        step = torch.arange(S)
+        trial, phase = step // STEPS_PER_TRIAL, step % STEPS_PER_TRIAL
         block = (trial // TRIALS_PER_BLOCK).clamp(max=self.blocks - 1)
-        rew_cue = rewarded[rows, block]
-        return trial, phase, cue, block, rew_cue
+        rewarded = self.params["rewarded"][rows]
+        cue = self.params["cues"][rows][:, trial.clamp(max=self.params["cues"].shape[1] - 1)]
+        rew_cue, prev_cue = rewarded[:, block], rewarded[:, (block - 1).clamp(min=0)]
+        n = len(rows)
+        reversal = (block > 0) & (trial % TRIALS_PER_BLOCK == 0) & (rew_cue != prev_cue)
+        expected = torch.where(phase == 2, 1 + cue, FIXATE)
+        cols = (trial.expand(n, S), phase.expand(n, S), cue, rew_cue, block.expand(n, S), reversal, expected,
+                ((phase == 0) | (phase == 2)).expand(n, S), (phase == 3) & (cue == rew_cue))
+        self._course[rows] = torch.stack([c.long() for c in cols], -1)
+        obs = torch.zeros(n, S, 5)
+        channel = torch.where(phase == 0, 0, torch.where(phase == 3, 4, 1 + cue))
+        obs.scatter_(2, channel.unsqueeze(-1), 1.0)
+        obs[:, :, 3] = (phase == 2).float()  # go
+        self._course_obs[rows] = obs
+
+    def _now(self) -> torch.Tensor:
+        return self._course[torch.arange(self.batch_size), self.t.clamp(max=self._course.shape[1] - 1)]
 
     def _obs(self) -> torch.Tensor:
-        _, phase, cue, _, _ = self._where()
-        obs = torch.zeros(self.batch_size, 5)
-        rows = torch.arange(self.batch_size)
-        channel = torch.where(phase == 0, 0, torch.where(phase == 3, 4, 1 + cue))
-        obs[rows, channel] = 1.0
-        obs[:, 3] = (phase == 2).float()  # go
-        return obs
+        return self._course_obs[torch.arange(self.batch_size), self.t.clamp(max=self._course.shape[1] - 1)]
 
     def _step(self, action: torch.Tensor):
-        trial, phase, cue, block, rew_cue = self._where()
-        expected = torch.where(phase == 2, 1 + cue, FIXATE)
-        invalid = (action != expected) & ((phase == 0) | (phase == 2))
+        now = self._now()
+        trial, phase, cue, rew_cue, block, reversal, expected, checked, pays = now.unbind(1)
+        invalid = (action != expected) & checked.bool()
         self.error = torch.where(phase == 0, invalid, self.error | invalid)
         reward = torch.where(invalid, -1.0, 0.0)
-        pay = (phase == 3) & ~self.error & (cue == rew_cue)
-        reward = torch.where(pay, 1.0, reward)
-        prev_block_cue = self.params["rewarded"][torch.arange(self.batch_size), (block - 1).clamp(min=0)]
-        info = {"trial": trial, "phase": phase, "cue": cue, "rewarded_cue": rew_cue,
-                "block": block, "reversal": (block > 0) & (trial % TRIALS_PER_BLOCK == 0)
-                & (rew_cue != prev_block_cue), "error": self.error.clone()}
+        reward = torch.where(pays.bool() & ~self.error, 1.0, reward)
+        info = {"trial": trial, "phase": phase, "cue": cue, "rewarded_cue": rew_cue, "block": block,
+                "reversal": reversal.bool(), "error": self.error.clone()}
         return reward, info
+
+    def state_dict(self) -> dict:  # the course is rebuilt from the parameters
+        return {k: v for k, v in super().state_dict().items() if not k.startswith("_course")}
+
+    def load_state_dict(self, state: dict) -> None:
+        super().load_state_dict(state)
+        self._course = None
+        self._begin(torch.zeros(self.batch_size, dtype=torch.bool))
+        self._tabulate(torch.ones(self.batch_size, dtype=torch.bool))
 
     def trial_table(self, batch) -> dict:
         """Columns: episode, trial, block, choice (the response-step action), reward (at the
