@@ -110,39 +110,71 @@ class HarlowTask(Task):
         left = torch.rand(n, self.trials, generator=generator) < 0.5
         return {"objects": torch.stack([a, b], 1), "rewarded_left": left}
 
+    # What an episode shows at fixation and at the choice, and which response is correct, depend
+    # only on its parameters and the clock: they are tabulated when the episode starts (one row per
+    # step), so that a step reads a row (the trainer's hot path); the outcome step shows the object
+    # chosen, which the step itself records.
     def _begin(self, which: torch.Tensor) -> None:
-        if not hasattr(self, "chosen") or self.chosen.shape[0] != self.batch_size:
-            self.chosen = torch.zeros(self.batch_size, self.features)  # the object chosen this trial
+        B, F, S = self.batch_size, self.features, self.trials * STEPS_PER_TRIAL
+        if not hasattr(self, "chosen") or self.chosen.shape[0] != B:
+            self.chosen = torch.zeros(B, F)  # the object chosen this trial
+        if getattr(self, "_course", None) is None or self._course.shape[:2] != (B, S):
+            self._course = torch.zeros(B, S, 4, dtype=torch.long)  # trial, phase, rewarded-left, correct
+            self._course_obs = torch.zeros(B, S, 1 + 3 * F)
+            self._good, self._bad = torch.zeros(B, F), torch.zeros(B, F)
         self.chosen[which] = 0.0
+        self._tabulate(which)
 
-    def _objects(self):
-        """(rewarded-left [B] of this trial, the rewarded object [B, F], the other [B, F])."""
-        trial = self.t // STEPS_PER_TRIAL
-        left_rew = self.params["rewarded_left"][torch.arange(self.batch_size), trial.clamp(max=self.trials - 1)]
-        idx = self.params["objects"]
-        return left_rew, self.objects[idx[:, 0]], self.objects[idx[:, 1]]
+    def _tabulate(self, which: torch.Tensor) -> None:
+        rows = which.nonzero().squeeze(1)
+        n, F, S = len(rows), self.features, self.trials * STEPS_PER_TRIAL
+        step = torch.arange(S)
+        trial, phase = step // STEPS_PER_TRIAL, step % STEPS_PER_TRIAL
+        left_rew = self.params["rewarded_left"][rows][:, trial.clamp(max=self.trials - 1)]  # [n, S]
+        idx = self.params["objects"][rows]
+        good, bad = self.objects[idx[:, 0]], self.objects[idx[:, 1]]
+        self._good[rows], self._bad[rows] = good, bad
+        lr = left_rew.unsqueeze(2)
+        left = torch.where(lr, good.unsqueeze(1), bad.unsqueeze(1))
+        right = torch.where(lr, bad.unsqueeze(1), good.unsqueeze(1))
+        show = (phase == 1).float().view(1, S, 1)
+        self._course_obs[rows] = torch.cat([(phase == 0).float().view(1, S, 1).expand(n, S, 1), left * show,
+                                            right * show, torch.zeros(n, S, F)], 2)
+        self._course[rows] = torch.stack([trial.expand(n, S), phase.expand(n, S), left_rew.long(),
+                                          torch.where(left_rew, LEFT, RIGHT)], -1)
+
+    def _now(self):
+        return torch.arange(self.batch_size), self.t.clamp(max=self._course.shape[1] - 1)
 
     def _obs(self) -> torch.Tensor:
-        phase = self.t % STEPS_PER_TRIAL
-        left_rew, good, bad = self._objects()
-        left = torch.where(left_rew.unsqueeze(1), good, bad)
-        right = torch.where(left_rew.unsqueeze(1), bad, good)
-        show = (phase == 1).float().unsqueeze(1)
-        center = self.chosen * (phase == 2).float().unsqueeze(1)
-        return torch.cat([(phase == 0).float().unsqueeze(1), left * show, right * show, center], 1)
+        rows, t = self._now()
+        obs = self._course_obs[rows, t]
+        F = self.features
+        torch.mul(self.chosen, (self._course[rows, t, 1] == 2).float().unsqueeze(1), out=obs[:, 1 + 2 * F:])
+        return obs
 
     def _step(self, action: torch.Tensor):
-        trial, phase = self.t // STEPS_PER_TRIAL, self.t % STEPS_PER_TRIAL
-        left_rew, good, bad = self._objects()
-        correct = torch.where(left_rew, LEFT, RIGHT)
+        trial, phase, left_rew, correct = self._course[self._now()].unbind(1)
         fix_reward = torch.where(action == FIXATE, 0.2, 0.0)
-        choice_reward = torch.where(action == correct, 1.0, -1.0)
+        hit = action == correct
+        choice_reward = torch.where(hit, 1.0, -1.0)
         reward = torch.where(phase == 0, fix_reward, torch.where(phase == 1, choice_reward, 0.0))
-        picked = torch.where((action == correct).unsqueeze(1), good, bad) * (action != FIXATE).float().unsqueeze(1)
+        picked = torch.where(hit.unsqueeze(1), self._good, self._bad) * (action != FIXATE).float().unsqueeze(1)
         self.chosen = torch.where((phase == 1).unsqueeze(1), picked, self.chosen)
-        info = {"trial": trial, "phase": phase, "correct": (phase == 1) & (action == correct),
-                "rewarded_left": left_rew, "error": (phase == 1) & (action == FIXATE)}
+        info = {"trial": trial, "phase": phase, "correct": (phase == 1) & hit,
+                "rewarded_left": left_rew.bool(), "error": (phase == 1) & (action == FIXATE)}
         return reward, info
+
+    def state_dict(self) -> dict:  # the course is rebuilt from the parameters
+        return {k: v for k, v in super().state_dict().items() if not k.startswith(("_course", "_good", "_bad"))}
+
+    def load_state_dict(self, state: dict) -> None:
+        super().load_state_dict(state)
+        chosen = self.chosen
+        self._course = None
+        self._begin(torch.zeros(self.batch_size, dtype=torch.bool))
+        self._tabulate(torch.ones(self.batch_size, dtype=torch.bool))
+        self.chosen = chosen
 
     # ------------------------------------------------------------------------ evaluation
     def score(self, batch: dict) -> dict:
