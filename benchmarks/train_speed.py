@@ -7,10 +7,12 @@ moment. Each protocol trains with its shipped configuration (``ProtocolSpec.trai
 
 1. Throughput (env-steps/s, one thread) per protocol at its shipped batch, and the ratio.
 2. Throughput against batch size (bandit, independent prior), both engines.
-3. ``--criterion``: time to reach the protocol's acceptance numbers in the periodic frozen
-   evaluations (training wall time, evaluations excluded), both engines, for the protocols whose
-   acceptance is measured by those evaluations (the bandit's regret against Bayes-optimal,
-   Harlow's trial-2 accuracy). This trains each protocol to its full budget twice: minutes each.
+3. ``--criterion``: time to reach the protocol's acceptance in periodic frozen evaluations
+   (training seconds, evaluations excluded): every paper claim that ``pfcda reproduce`` judges on
+   the circuit holds (``TrainConfig.eval_claims``; the bandit also needs its regret floor), for
+   today's trainer (autograd, today's budget: ``TODAY_STEPS``) and the shipped configuration, each
+   stopped at its criterion. Ratios: to criterion, and today's full-budget training time over the
+   new time to criterion. Minutes per protocol.
 
 One JSON line per measurement on stdout (``"bench"``: throughput | batch | criterion).
 
@@ -82,31 +84,45 @@ def _uses_fused(cfg: TrainConfig) -> bool:
     return fused_applies(cfg, circuit, agent)
 
 
+#: The budgets of today's trainer (the shipped configurations when issue #15 was filed), for the
+#: time-to-criterion baseline; protocols whose budget has not changed since are absent.
+TODAY_STEPS = {"reversal": 10_000_000}
+
+
 def criterion(entry: str):
-    """(description, test of one periodic evaluation) for the protocols whose acceptance the
-    training evaluations measure; None for the others."""
+    """(description, test of one periodic evaluation's history entry): every paper claim the
+    protocol declares on this circuit holds in the frozen evaluation (``eval_claims``: the claims
+    of ``pfcda reproduce``, the effects its tests assert), and for the bandit also the regret floor
+    of issue #15 against the Bayes-optimal agent."""
     name, _, variant = entry.partition(":")
+
+    def claims(h):
+        return h.get("claims", 0) > 0 and h["claims_met"] == h["claims"]
+
     if name == "bandit":
         from pfcda.protocols.bandit.agents import bayes_optimal_regret
 
         floor = {"independent": 1.30, "correlated": 1.12}[variant or "independent"]
         best = bayes_optimal_regret(100, variant or "independent")
-        return (f"regret <= {floor} x Bayes-optimal ({best:.4f})", lambda h: h["regret"] <= floor * best)
-    if name == "harlow":
-        return ("acc_trial2 >= 0.9 and 0.45 <= acc_trial1 <= 0.55",
-                lambda h: h["acc_trial2"] >= 0.9 and 0.45 <= h["acc_trial1"] <= 0.55)
-    return None
+        return (f"every paper claim holds and regret <= {floor} x Bayes-optimal ({best:.4f})",
+                lambda h: claims(h) and h["regret"] <= floor * best)
+    return "every paper claim on this circuit holds (pfcda reproduce's criteria)", claims
 
 
-def time_to(cfg: TrainConfig, test, every: int, episodes: int) -> dict:
+def time_to(cfg: TrainConfig, test, every: int, episodes: int, claims_scale: float) -> dict:
+    """Train ``cfg`` with periodic frozen evaluations until ``test`` holds (or the budget ends):
+    training seconds to the criterion (evaluations excluded), and the budget's training time
+    extrapolated from the rate measured."""
     run = TrainConfig.from_dict({**cfg.to_dict(), "eval_every": every, "eval_episodes": episodes,
-                                 "checkpoint_every": 0, "threads": 1})
+                                 "eval_claims": claims_scale, "checkpoint_every": 0, "threads": 1})
     t = time.perf_counter()
-    history = train(run, progress=False, log=lambda *a: None).history
+    history = train(run, progress=False, log=lambda *a: None, stop=test).history
     hit = next((h for h in history if test(h)), None)
+    last = history[-1]
     return {"seconds": hit["seconds"] if hit else None, "steps": hit["steps"] if hit else None,
-            "budget_seconds": history[-1]["seconds"], "wall_seconds": round(time.perf_counter() - t, 1),
-            "final": {k: v for k, v in history[-1].items() if isinstance(v, float)}}
+            "budget_steps": cfg.steps, "budget_seconds": round(last["seconds"] * cfg.steps / last["steps"], 1),
+            "wall_seconds": round(time.perf_counter() - t, 1), "engine": cfg.engine,
+            "last": {k: v for k, v in last.items() if isinstance(v, (int, float))}}
 
 
 def emit(record: dict) -> None:
@@ -122,8 +138,10 @@ def main() -> None:
     ap.add_argument("--no-batch", action="store_true", help="skip the batch-size sweep")
     ap.add_argument("--no-throughput", action="store_true", help="skip the per-protocol throughput")
     ap.add_argument("--criterion", action="store_true", help="also time-to-criterion (full budgets, both engines)")
-    ap.add_argument("--eval-every", type=int, default=2_000_000)
+    ap.add_argument("--eval-every", type=int, default=500_000, help="steps between the criterion's evaluations")
     ap.add_argument("--eval-episodes", type=int, default=1000)
+    ap.add_argument("--claims-scale", type=float, default=0.5,
+                    help="episodes of the claims' frozen runs, × pfcda reproduce's")
     args = ap.parse_args()
     torch.set_num_threads(1)
     entries = [e for e in args.protocols.split(",") if e]
@@ -143,18 +161,17 @@ def main() -> None:
                   **paired(cfg, args.seconds, args.repeats)})
     if args.criterion:
         for entry in entries:
-            crit = criterion(entry)
-            if crit is None:
-                emit({"bench": "criterion", "protocol": entry,
-                      "skipped": "acceptance not measured by the training evaluations"})
-                continue
+            desc, test = criterion(entry)
             cfg = shipped_config(entry)
-            res = {e: time_to(TrainConfig.from_dict({**cfg.to_dict(), "engine": e}), crit[1],
-                              args.eval_every, args.eval_episodes) for e in ("autograd", "fused")}
-            a, f = res["autograd"]["seconds"], res["fused"]["seconds"]
-            emit({"bench": "criterion", "protocol": entry, "criterion": crit[0], "baseline": res["autograd"],
-                  "fused": res["fused"], "ratio": round(a / f, 2) if a and f else None})
-
+            today = TrainConfig.from_dict({**cfg.to_dict(), "engine": "autograd",
+                                           "steps": TODAY_STEPS.get(entry, cfg.steps)})
+            res = {"baseline": time_to(today, test, args.eval_every, args.eval_episodes, args.claims_scale),
+                   "new": time_to(cfg, test, args.eval_every, args.eval_episodes, args.claims_scale)}
+            b, n = res["baseline"], res["new"]
+            emit({"bench": "criterion", "protocol": entry, "criterion": desc,
+                  "baseline_is": "today's trainer: engine=autograd, today's budget, same process", **res,
+                  "ratio_to_criterion": round(b["seconds"] / n["seconds"], 2) if b["seconds"] and n["seconds"] else None,
+                  "ratio_vs_today_wall": round(b["budget_seconds"] / n["seconds"], 2) if n["seconds"] else None})
 
 if __name__ == "__main__":
     main()

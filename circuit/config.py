@@ -57,6 +57,8 @@ class TrainConfig:
     eval_every: int = _f(2_000_000, "steps between frozen-weight evaluations (0 = never)")
     eval_episodes: int = _f(500, "episodes per periodic evaluation")
     eval_task: dict = _f(None, "task options of the evaluations (e.g. held-out objects)", factory=dict)
+    eval_claims: float = _f(0.0, "at each evaluation, also judge the protocol's paper claims on frozen runs of "
+                                 "this many times pfcda reproduce's episodes (0 = off): history's claims_met")
     checkpoint_every: int = _f(5_000_000, "steps between checkpoints written during training")
     manipulations: list = _f(None, "manipulations during training (dicts; circuit.manipulations)",
                              factory=list)
@@ -81,7 +83,7 @@ class TrainConfig:
             _check(self, name, int, lo=0 if name != "seed" else None)
         _check(self, "optimizer", str, choices=("rmsprop", "adam"))
         _check(self, "engine", str, choices=ENGINES)
-        for name in ("lr", "beta_v", "beta_e", "max_grad_norm", "da_gain"):
+        for name in ("lr", "beta_v", "beta_e", "max_grad_norm", "da_gain", "eval_claims"):
             _check(self, name, float, lo=0.0)
         for name in ("lr_final", "beta_e_final"):
             _check(self, name, float, lo=0.0, optional=True)

@@ -80,8 +80,59 @@ def run_protocol(name: str, seed: int = 0, scale: float = 1.0, figdir: str | Non
     return {"runs": out}
 
 
-def verdicts(name: str, runs: dict) -> list[dict]:
-    """Each claim of protocol ``name`` judged on the model's values in ``runs``."""
+def _task(d) -> dict:
+    return {k: v for k, v in (d or {}).items() if v is not None}
+
+
+def runs_of(circuit) -> list:
+    """The paper runs (:class:`~pfcda.protocols.paper.PaperRun`) of ``circuit``'s protocol that are
+    made on a circuit trained like it: their checkpoint's protocol and task options are its own."""
+    from .io.checkpoint import read_checkpoint
+    from .run import default_checkpoint
+
+    name = circuit.config.protocol
+    paper = protocols.get(name).paper if name in protocols.names() else None
+    out = []
+    for r in (paper.runs if paper is not None else ()):
+        ck = r.checkpoint or default_checkpoint(name)
+        try:
+            theirs = read_checkpoint(ck).circuit_config
+        except Exception:  # noqa: BLE001 — a plug-in's checkpoint that is not there: not this circuit's run
+            continue
+        if theirs.get("protocol") == name and _task(theirs.get("task")) == _task(circuit.config.task):
+            out.append(r)
+    return out
+
+
+def claims_status(circuit, scale: float = 0.5, seed: int = 0) -> dict:
+    """The paper's claims on ``circuit`` (frozen, in memory; e.g. during training): every run of
+    :func:`runs_of` at ``scale`` × its episodes, the protocol's analysis, the verdicts of the claims
+    read off those runs → ``{"claims_met": k, "claims": n, "claims_failing": [stat, …]}`` (empty
+    where the protocol declares no claim on such a circuit). The criterion of
+    ``benchmarks/train_speed.py --criterion``: the first evaluation where every claim holds."""
+    from .run import manipulations_for
+    from .run import run as run_frozen
+
+    name = circuit.config.protocol
+    mine = runs_of(circuit)
+    if not mine:
+        return {}
+    spec = protocols.get(name)
+    runs = {}
+    for r in mine:
+        episodes = max(20, int(round(r.episodes * scale)))
+        rec = run_frozen(circuit, episodes=episodes, seed=seed, task_overrides=dict(r.task) or None,
+                         manipulations=manipulations_for(name, presets=r.presets))
+        runs[r.name] = {"stats": spec.analyze(rec, seed=seed)["stats"], "episodes": episodes}
+    claims = [c for c in spec.paper.claims if c.run in runs and not (
+        isinstance(c.criterion[1], str) and c.criterion[1].rpartition(":")[0] not in ("", *runs))]
+    rows = verdicts(name, runs, claims)
+    failing = [r["stat"] for r in rows if r["verdict"] != "reproduced"]
+    return {"claims_met": len(rows) - len(failing), "claims": len(rows), "claims_failing": failing}
+
+
+def verdicts(name: str, runs: dict, claims=None) -> list[dict]:
+    """Each claim of protocol ``name`` (or each of ``claims``) judged on the model's values in ``runs``."""
     spec = protocols.get(name)
 
     def stat(run, key):
@@ -94,7 +145,7 @@ def verdicts(name: str, runs: dict) -> list[dict]:
         return stat(run, key)["value"]
 
     rows = []
-    for c in spec.paper.claims:
+    for c in spec.paper.claims if claims is None else claims:
         s = stat(c.run, c.stat)
         v, sem = s.get("value"), s.get("sem")
         row = {"protocol": name, "figure": c.figure, "statement": c.statement, "run": c.run, "stat": c.stat,

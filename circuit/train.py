@@ -37,7 +37,7 @@ from .provenance import provenance
 from .rollout import Carry, env_step, iter_batches, sampling, start
 
 #: Training-config fields that may differ between a run and the one it resumes.
-RESUMABLE_CHANGES = ("eval_every", "eval_episodes", "eval_task", "checkpoint_every", "threads")
+RESUMABLE_CHANGES = ("eval_every", "eval_episodes", "eval_task", "eval_claims", "checkpoint_every", "threads")
 
 
 def resume_path(out: str) -> str:
@@ -222,12 +222,15 @@ of restarts runs only on the steps where an episode ends."""
 
 
 def train(cfg: TrainConfig, out: str | None = None, resume: str | None = None,
-          progress: bool = True, log=print, overwrite: bool = False) -> Circuit:
+          progress: bool = True, log=print, overwrite: bool = False, stop=None) -> Circuit:
     """Train a circuit with ``cfg``; write the final checkpoint to ``out`` (refused if it exists,
     unless ``overwrite``) and the resumable ones to :func:`resume_path` (``out``).
 
     resume: a resumable checkpoint an earlier run of the same configuration left
     (:func:`resume_path`): training continues from there, bit for bit.
+    stop: ``stop(entry) → bool`` on each periodic evaluation's history entry; True ends training
+    there (e.g. at a criterion: ``benchmarks/train_speed.py``), and the checkpoint records the
+    steps done.
     """
     if out:
         check_outputs([out], [resume], overwrite)
@@ -310,6 +313,10 @@ def train(cfg: TrainConfig, out: str | None = None, resume: str | None = None,
                     circuit.train(False)
                     score = evaluate_score(circuit, cfg.eval_episodes, seed=10_000 + cfg.seed,
                                            task_options=cfg.eval_task)
+                    if cfg.eval_claims:  # the paper's claims on this circuit, frozen (pfcda reproduce's)
+                        from .reproduce import claims_status
+
+                        score.update(claims_status(circuit, scale=cfg.eval_claims, seed=10_000 + cfg.seed))
                     circuit.train(True)
                     eval_seconds += time.perf_counter() - t_eval0
                     # "seconds": training wall time, evaluations excluded
@@ -318,8 +325,11 @@ def train(cfg: TrainConfig, out: str | None = None, resume: str | None = None,
                              "entropy": round(loss.entropy, 4), **score}
                     history.append(entry)
                     msg = " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}"
-                                   for k, v in entry.items())
+                                   for k, v in entry.items() if k != "claims_failing")
                     (bar.write if bar is not None else log)(f"eval {msg}")
+                    if stop is not None and stop(entry):
+                        completed = update + 1
+                        break
                 if out and every_ckpt and (update + 1) % every_ckpt == 0 and update + 1 < n_updates:
                     checkpoint(resume_path(out), update + 1)
                 if not math.isfinite(float(loss.total.detach())):
@@ -340,7 +350,7 @@ def train(cfg: TrainConfig, out: str | None = None, resume: str | None = None,
     circuit.train(False)
     circuit.history = history  # the periodic frozen evaluations, also saved in the checkpoint
     if out:
-        checkpoint(out, n_updates)
+        checkpoint(out, completed)
         if os.path.exists(resume_path(out)):
             os.remove(resume_path(out))
     return circuit

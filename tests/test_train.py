@@ -64,3 +64,20 @@ def test_config_round_trip_and_unknown_field():
         TrainConfig.from_dict({"learning_rate": 1e-3})
     with pytest.raises(ValueError, match="circuit config: unknown fields"):
         TrainConfig.from_dict({"circuit": {"units": 48}})
+
+
+def test_paper_claims_judged_during_training_and_a_stop_at_the_criterion(tmp_path):
+    # eval_claims: each evaluation also judges the protocol's paper claims (pfcda reproduce's) on
+    # frozen runs of the circuit in training; stop(entry) ends the run there (time to criterion)
+    cfg = TrainConfig(circuit=CircuitConfig(protocol="reversal", task={"blocks": 10}, n_units=8),
+                      steps=6_400, batch_size=16, t_max=20, eval_every=3_200, eval_episodes=10,
+                      eval_claims=0.05, checkpoint_every=0, seed=0)
+    out = tmp_path / "r.pt"
+    circuit = train(cfg, out=str(out), progress=False, stop=lambda entry: entry["claims"] > 0)
+    (entry,) = circuit.history
+    # an untrained circuit: its cue-onset RPEs do not yet follow the rewarded cue
+    assert entry["claims"] == 7 and entry["claims_met"] < 7 and entry["claims_failing"]
+    _, payload = load_checkpoint(str(out))
+    assert payload["steps"] == entry["steps"] == 3_200 < cfg.steps
+    with pytest.raises(Exception, match="eval_claims"):
+        TrainConfig(eval_claims=-1.0).validate()
