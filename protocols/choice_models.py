@@ -40,9 +40,10 @@ def padded(trials: dict):
     return c, r, c >= 0
 
 
-def _run(params: dict, c=None, r=None, schedule=None, rng=None):
+def _run(params: dict, c=None, r=None, schedule=None, rng=None, trace=None):
     """Log-likelihood of given choices (c, r) or, with ``schedule`` (p [E, T, 2], baited [E]),
-    simulated choices and rewards. Returns (loglik per session [E], c, r)."""
+    simulated choices and rewards. Returns (loglik per session [E], c, r). ``trace`` [E, T]:
+    receives each scored choice's log-likelihood."""
     a, b, k, bias, f = (params.get(n, 0.0) for n in PARAM_NAMES)
     if schedule is not None:
         p, baited = schedule
@@ -65,7 +66,10 @@ def _run(params: dict, c=None, r=None, schedule=None, rng=None):
             bait &= baited[:, None]
         ct = c[:, t]
         ok = ct >= 0
-        ll -= np.where(ok, np.logaddexp(0.0, -np.where(ct == 1, z, -z)), 0.0)
+        lt = np.where(ok, np.logaddexp(0.0, -np.where(ct == 1, z, -z)), 0.0)
+        ll -= lt
+        if trace is not None:
+            trace[:, t] = -lt
         ch = np.clip(ct, 0, 1)
         unchosen = 1 - ch
         upd = ok.astype(float)

@@ -164,6 +164,26 @@ def compare(args) -> int:
     return 0
 
 
+def benchmark(args) -> int:
+    from ..lab.benchmark import benchmark as run_benchmark
+    from ..lab.benchmark import figure
+
+    if args.figures:
+        from ..io.figures import check_figure_dir
+
+        check_figure_dir(args.figures, args.force)
+    res = run_benchmark(args.dataset, models=args.models, seed=args.seed, n_boot=args.bootstrap)
+    if args.figures:
+        from ..io.figures import save_figures
+
+        res["figures"] = save_figures(figure(res), args.figures, overwrite=args.force)
+    if args.json:
+        print(report.dumps(res))
+        return 0
+    _print(report.benchmark(res))
+    return 0
+
+
 def spikes(args) -> int:
     from ..render import render
 

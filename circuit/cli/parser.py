@@ -194,6 +194,17 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=integer, default=0, help="bootstrap seed (0)")
     s.add_argument("--figures", help="write the overlay figure (PNG and SVG) into this folder")
 
+    s = command("benchmark", c.benchmark, "cognitive models on held-out animal choices under a frozen "
+                "split: the circuit (readout fitted) beside classic models, NL per choice with "
+                "paired bootstrap CIs", [js, force])
+    s.add_argument("dataset", choices=("rats", "mice"), help="bundled data: rats (two-step), mice (foraging)")
+    s.add_argument("--models", type=lambda v: [m for m in v.split(",") if m],
+                   help="comma-separated subset (rats: model_free, model_based, hybrid, circuit; "
+                        "mice: rw, rw_forget, circuit; default all)")
+    s.add_argument("--bootstrap", type=positive_int, default=2000, help="bootstrap resamples (2000)")
+    s.add_argument("--seed", type=integer, default=0, help="fit and bootstrap seed (0)")
+    s.add_argument("--figures", help="write the figure (PNG and SVG) into this folder")
+
     s = command("spikes", c.spikes, "render a recording as spikes: DA population (brian2) and PFC "
                 "spike trains", [seed, quiet, force])
     s.add_argument("recording", help="an HDF5 recording written by `pfcda run`")

@@ -210,3 +210,27 @@ def reproduction(res: dict) -> list[str]:
         lines.append(f"  {(r['protocol'] + ' ' + r['figure']):<{width}}  {r['verdict']:<12} {r['statement']}: "
                      f"model {model}{paper}{lab}")
     return lines
+
+
+def benchmark(res: dict) -> list[str]:
+    """The held-out table: NL per model (pooled, 95 % CI), its difference to the best classic
+    model (paired CI), and per subject."""
+    man = res["manifest"]
+    best = res["best_classic"]
+    subjects = list(man["subjects"])
+    out = [f"{res['dataset']}: held-out normalised likelihood per choice ({res['score']})",
+           f"  split: {man['rule']}",
+           f"  data SHA-256 {man['data_sha256'][:12]}…, splits SHA-256 {man['splits_sha256'][:12]}…",
+           f"  CIs: {res['bootstrap']['resamples']} paired bootstrap resamples of {res['bootstrap']['unit']}",
+           "",
+           f"  {'model':<12} {'NL':>6}  {'95 % CI':<15} {'− ' + str(best):<26} " + " ".join(f"{s:>7}" for s in subjects)]
+    for m, r in res["models"].items():
+        vs = r.get("vs_best_classic")
+        diff = "" if vs is None or m == best else f"{vs['diff']:+.3f} [{vs['ci95'][0]:+.3f}, {vs['ci95'][1]:+.3f}]"
+        out.append(f"  {m:<12} {r['nl']:6.3f}  [{r['ci95'][0]:.3f}, {r['ci95'][1]:.3f}]  {diff:<26} "
+                   + " ".join(f"{r['per_subject'][s]['nl']:7.3f}" for s in subjects))
+    n = next(iter(res["models"].values()))["per_subject"]
+    out.append(f"  {'choices':<12} {'':6}  {'':15} {'':26} " + " ".join(f"{n[s]['n']:7d}" for s in subjects))
+    if res.get("figures"):
+        out.append("figures: " + ", ".join(res["figures"]))
+    return out

@@ -141,7 +141,7 @@ def padded(trials: dict):
     return (*out, live, scored)
 
 
-def _hybrid(params, c, s, o, r, p_common, simulate=None, live=None, scored=None):
+def _hybrid(params, c, s, o, r, p_common, simulate=None, live=None, scored=None, trace=None):
     """Run Daw's hybrid on given trials (log-likelihood) or, with ``simulate`` = (probs
     [E, T, 2, 2], rng), generate choices, transitions and rewards. Returns (loglik, c, s, o, r).
     ``live``/``scored`` masks [E, T] (ragged lab data, see :func:`padded`): the agent learns
@@ -172,6 +172,8 @@ def _hybrid(params, c, s, o, r, p_common, simulate=None, live=None, scored=None)
         ct, st, ot = c[:, t], s[:, t], o[:, t]
         lt = np.logaddexp(0.0, -np.where(ct == 1, z1, -z1)) + \
             np.logaddexp(0.0, -np.where(ot == 1, z2[rows, st], -z2[rows, st]))
+        if trace is not None:  # each trial's log-likelihood (first stage, and second where scored)
+            trace[:, t] = -lt
         if live is None:
             ll -= lt
             g = 1.0
