@@ -43,6 +43,8 @@ from scipy.optimize import minimize
 
 from pfcda.errors import ConfigError, LabDataError
 
+from ..io.codec import file_hash
+
 #: dataset → its protocol, the circuit scored on it, and its classic models
 DATASETS = {
     "rats": {"protocol": "twostep", "checkpoint": "twostep_miller",
@@ -53,14 +55,6 @@ RULE = ("per subject, sessions in recorded order: the 1st, 3rd, … fit and the 
         "out; a subject with one session: the first half of its trials fits, and the whole session "
         "is replayed to score the second half")
 BLOCK = 50  # held-out choices per bootstrap block
-
-
-def _sha256_file(path: str) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _dataset(name: str) -> dict:
@@ -87,7 +81,7 @@ def make_manifest(name: str, trials: dict, data_path: str) -> dict:
         else:
             subjects[str(sj)] = {"fit": names[0::2], "held_out": names[1::2]}
     lists = json.dumps(subjects, sort_keys=True).encode()
-    return {"dataset": name, "data_file": os.path.basename(data_path), "data_sha256": _sha256_file(data_path),
+    return {"dataset": name, "data_file": os.path.basename(data_path), "data_sha256": file_hash(data_path),
             "rule": RULE, "subjects": subjects, "splits_sha256": hashlib.sha256(lists).hexdigest()}
 
 
@@ -212,7 +206,7 @@ def benchmark(dataset: str, models=None, seed: int = 0, n_boot: int = 2000, tria
     man = frozen_manifest(dataset)
     if trials is None:
         path = labdata.bundled_path(dataset)
-        sha = _sha256_file(path)
+        sha = file_hash(path)
         if sha != man["data_sha256"]:
             raise LabDataError(f"{path}: SHA-256 {sha[:12]}… differs from the split manifest's "
                                f"{man['data_sha256'][:12]}… ({manifest_path(dataset)}); the data changed")
