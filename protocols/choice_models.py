@@ -11,7 +11,16 @@ Model (per session; Q starts at 0 for both arms)::
 
 α learning rate, β inverse temperature, κ choice perseveration (stickiness; > 0 repeats),
 b side bias, ζ forgetting (the "F-Q" model of Ito & Doya 2009, used for the dynamic-foraging
-mice by Bari et al. 2019 and Grossman et al. 2022). Trials without a response (``choice`` < 0)
+mice by Bari et al. 2019 and Grossman et al. 2022).
+
+``common_q`` ("common Q" of the behaviour-model benchmarks: forgetting, a choice kernel and a
+side bias) replaces the lag-1 perseveration κ·c_{t−1} by a choice kernel with its own rate and
+weight (Wilson & Collins 2019, eLife 8:e49547)::
+
+    P(right at t) = σ( β·(Q_R − Q_L) + β_c·(K_R − K_L) + b ),   K_a ← K_a + α_c·([a chosen] − K_a)
+
+(K_R − K_L starts at 0; with α_c = 1 it is the last choice, ±1, and the term is the lag-1
+perseveration β_c·c_{t−1}.) Trials without a response (``choice`` < 0)
 are skipped: no update, not scored, and the previous choice is kept.
 """
 from __future__ import annotations
@@ -22,8 +31,11 @@ from scipy.optimize import minimize
 from .base import episode_positions
 
 PARAM_NAMES = ("alpha", "beta", "kappa", "bias", "forget")
-BOUNDS = ((0.0, 1.0), (0.0, 30.0), (-5.0, 5.0), (-5.0, 5.0), (0.0, 1.0))
-MODELS = {"rw": ("alpha", "beta", "kappa", "bias"), "rw_forget": PARAM_NAMES}
+KERNEL_NAMES = ("ck_rate", "ck_weight")  # the choice kernel's rate α_c and weight β_c
+ALL_NAMES = PARAM_NAMES + KERNEL_NAMES
+BOUNDS = ((0.0, 1.0), (0.0, 30.0), (-5.0, 5.0), (-5.0, 5.0), (0.0, 1.0), (0.0, 1.0), (-10.0, 10.0))
+MODELS = {"rw": ("alpha", "beta", "kappa", "bias"), "rw_forget": PARAM_NAMES,
+          "common_q": ("alpha", "beta", "bias", "forget", "ck_rate", "ck_weight")}
 
 
 def padded(trials: dict):
@@ -45,6 +57,7 @@ def _run(params: dict, c=None, r=None, schedule=None, rng=None, trace=None):
     simulated choices and rewards. Returns (loglik per session [E], c, r). ``trace`` [E, T]:
     receives each scored choice's log-likelihood."""
     a, b, k, bias, f = (params.get(n, 0.0) for n in PARAM_NAMES)
+    ck_rate, ck_w = (params.get(n, 0.0) for n in KERNEL_NAMES)
     if schedule is not None:
         p, baited = schedule
         E, T = p.shape[:2]
@@ -54,10 +67,13 @@ def _run(params: dict, c=None, r=None, schedule=None, rng=None, trace=None):
         E, T = c.shape
     rows = np.arange(E)
     q = np.zeros((E, 2))
+    kern = np.zeros(E)  # the choice kernel's K_R − K_L
     prev = np.zeros(E)
     ll = np.zeros(E)
     for t in range(T):
         z = b * (q[:, 1] - q[:, 0]) + k * prev + bias  # log-odds of right
+        if ck_w:
+            z = z + ck_w * kern
         if schedule is not None:
             c[:, t] = rng.random(E) < 1.0 / (1.0 + np.exp(-z))
             bait |= rng.random((E, 2)) < p[:, t]
@@ -76,6 +92,8 @@ def _run(params: dict, c=None, r=None, schedule=None, rng=None, trace=None):
         q[rows, ch] += upd * a * (r[:, t] - q[rows, ch])
         q[rows, unchosen] *= 1.0 - upd * f
         prev = np.where(ok, 2.0 * ch - 1.0, prev)
+        if ck_w:
+            kern = np.where(ok, kern + ck_rate * (prev - kern), kern)
     return ll, c, r
 
 
@@ -103,21 +121,23 @@ def simulate(params: dict, p: np.ndarray, baited=True, seed: int = 0) -> dict:
 
 
 def _full(params: dict) -> dict:
-    unknown = set(params) - set(PARAM_NAMES)
+    """The five base parameters (0 where absent), and the choice kernel's where given."""
+    unknown = set(params) - set(ALL_NAMES)
     if unknown:
-        raise ValueError(f"params: unknown {sorted(unknown)}; expected names from {PARAM_NAMES}")
-    return {n: float(params.get(n, 0.0)) for n in PARAM_NAMES}
+        raise ValueError(f"params: unknown {sorted(unknown)}; expected names from {ALL_NAMES}")
+    return {n: float(params.get(n, 0.0)) for n in PARAM_NAMES + tuple(n for n in KERNEL_NAMES if n in params)}
 
 
 def fit(trials: dict, model: str = "rw", starts: int = 5, seed: int = 0) -> dict:
-    """Maximum-likelihood fit of ``model`` (``rw``: α, β, κ, b; ``rw_forget``: + ζ) with the
+    """Maximum-likelihood fit of ``model`` (``rw``: α, β, κ, b; ``rw_forget``: + ζ;
+    ``common_q``: α, β, b, ζ and the choice kernel's α_c, β_c) with the
     parameters shared by all sessions of the table. Returns ``{"model", "params", "loglik",
     "n_choices", "likelihood_per_choice", "bic", "loglik_fn"}``; ``loglik_fn(other)`` scores
     the fitted parameters on other (held-out) trials."""
     if model not in MODELS:
         raise ValueError(f"model: expected one of {sorted(MODELS)}, got {model!r}")
     names = MODELS[model]
-    bounds = [BOUNDS[PARAM_NAMES.index(n)] for n in names]
+    bounds = [BOUNDS[ALL_NAMES.index(n)] for n in names]
     c, r, scored = padded(trials)
     n = int(scored.sum())
     if n == 0:
