@@ -73,10 +73,13 @@ def _walk_kernel(grid: np.ndarray) -> np.ndarray:
 
 
 def model_based(trials: dict, variant: str = "miller", p_common: float | None = None,
-                grid_points: int = 101) -> dict:
+                grid_points: int = 101, reward_probs=None, hazard: float = SWAP) -> dict:
     """The Bayesian model-based planner on the given trials (see the module docstring):
     V [E, T, 2, 2] (expected reward of each state/option before the trial), Q_MB [E, T, 2],
-    ``rpe_arrival``, ``rpe_reward`` [E, T], and ``p_rich`` (miller: P(state 1 rich))."""
+    ``rpe_arrival``, ``rpe_reward`` [E, T], and ``p_rich`` (miller: P(state 1 rich));
+    ``reward_probs`` (rich, poor) and ``hazard`` (the reversal probability per trial): miller's
+    task's unless given."""
+    hi, lo = (HIGH, LOW) if reward_probs is None else map(float, reward_probs)
     pc = VARIANTS[variant]["p_common"] if p_common is None else p_common
     c, s, o, r = _arrays(trials)
     E, T = c.shape
@@ -88,13 +91,13 @@ def model_based(trials: dict, variant: str = "miller", p_common: float | None = 
         p_rich = np.zeros((E, T))
         for t in range(T):
             p_rich[:, t] = b
-            v1 = b * HIGH + (1 - b) * LOW
+            v1 = b * hi + (1 - b) * lo
             V[:, t] = np.stack([v1, 1 - v1], 1)[:, :, None]
-            p_if_rich = np.where(s[:, t] == 0, HIGH, LOW)  # P(reward | H = state 1 rich)
+            p_if_rich = np.where(s[:, t] == 0, hi, lo)  # P(reward | H = state 1 rich)
             like_rich = np.where(r[:, t] > 0, p_if_rich, 1 - p_if_rich)
             like_other = np.where(r[:, t] > 0, 1 - p_if_rich, p_if_rich)
             b = b * like_rich / (b * like_rich + (1 - b) * like_other)
-            b = b * (1 - SWAP) + (1 - b) * SWAP
+            b = b * (1 - hazard) + (1 - b) * hazard
         extra["p_rich"] = p_rich
     elif variant == "daw":
         grid = np.linspace(WALK_LO, WALK_HI, grid_points)

@@ -179,7 +179,13 @@ def analyze(rec, seed: int = 0, fit: bool | None = None) -> dict:
     E = len(np.unique(tr["episode"]))
     ok = ~err.reshape(E, -1)
     clean = {**tr, "reward": np.clip(tr["reward"], 0, None)}
-    mb = agents.model_based(clean, variant, p_common)
+    if task_cfg.get("blocks") == "rats":  # the rats' task: its rewards and mean reversal rate
+        from .task import rats_block_lengths
+
+        mb = agents.model_based(clean, variant, p_common, reward_probs=task_cfg.get("reward_probs"),
+                                hazard=1.0 / float(np.mean(rats_block_lengths())))
+    else:
+        mb = agents.model_based(clean, variant, p_common, reward_probs=task_cfg.get("reward_probs"))
     mf = agents.model_free(clean, MF_ALPHA, MF_ALPHA, 0.0)
     s = rec.steps
     d_arr = s["delta"][s["phase"] == 1].reshape(E, -1)

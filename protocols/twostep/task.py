@@ -42,6 +42,15 @@ Reward schedules
     of any lengths in one file: run episode k replays session k mod n, with that session's
     number of trials) and ``common`` (0/1: replays the transitions the animal experienced on
     each trial instead of drawing them). ``pfcda replay`` writes such a file from lab data.
+Variant ``rats`` (the bundled Miller et al. rats' task, for ``pfcda benchmark rats``)
+    ``miller``'s trial with the statistics of the bundled rats (``protocols/labdata``, 6 rats,
+    52 sessions, 36,413 trials), measured there: reward probabilities 0.8 / 0.2 (``reward_probs``;
+    the data's two values), reversals after blocks whose lengths are drawn from the rats' 565
+    complete blocks (``blocks="rats"``, :func:`rats_block_lengths`: median 45 trials, 11–342; in
+    the rats' sessions a reversal followed a performance criterion, here the length is drawn
+    independently of behaviour), p_common = 0.8 (the data: 0.798), 600 trials per episode (the
+    median session has 618). Recorded as variant ``miller`` with ``blocks`` and ``reward_probs``,
+    so every ``miller`` analysis applies.
 Input encoding (an open choice, decided and configurable)
     ``feedback="step"`` (the task's default): the network's standard inputs only — at every
     step the previous step's action and reward, so the stage-1 choice is seen at the outcome
@@ -61,6 +70,7 @@ RPEs
 """
 from __future__ import annotations
 
+import functools
 import os
 
 import numpy as np
@@ -74,6 +84,22 @@ FIXATE, LEFT, RIGHT = 0, 1, 2
 STEPS_PER_TRIAL = 3
 VARIANTS = {"miller": {"p_common": 0.8, "trials": 100}, "daw": {"p_common": 0.7, "trials": 201}}
 SWAP, HIGH, LOW = 0.025, 0.9, 0.1  # miller reward schedule
+RATS_REWARD, RATS_TRIALS = (0.8, 0.2), 600  # the rats' task (variant ``rats``), measured
+
+
+@functools.lru_cache(maxsize=1)
+def rats_block_lengths() -> tuple:
+    """The bundled rats' complete blocks (trials between reward-probability reversals; each
+    session's last block, cut by its end, left out), in recorded order."""
+    from pfcda.protocols import labdata
+
+    t = labdata.load("rats")
+    out = []
+    ep, p = np.asarray(t["episode"]), np.asarray(t["p_left"])
+    for e in np.unique(ep):
+        x = p[ep == e]
+        out += np.diff(np.r_[0, np.flatnonzero(np.diff(x) != 0) + 1]).tolist()
+    return tuple(int(v) for v in out)
 WALK_SD, WALK_LO, WALK_HI = 0.025, 0.25, 0.75  # daw random walks
 
 #: Stay probabilities (Fig. 5c), lag-1 GLM weights (Fig. 5d,e), RPE regressions, hybrid weight.
@@ -161,9 +187,23 @@ class TwoStepTask(Task):
     outcome_phase = 2  # the step whose reward is the trial's outcome (events)
 
     def __init__(self, variant: str = "miller", feedback: str = "step", trials: int | None = None,
-                 p_common: float | None = None, schedule=None):
+                 p_common: float | None = None, schedule=None, blocks: str | None = None,
+                 reward_probs=None):
+        if variant == "rats":  # miller's task with the rats' statistics (see the task card)
+            variant, blocks = "miller", "rats" if blocks is None else blocks
+            reward_probs = RATS_REWARD if reward_probs is None else reward_probs
+            trials = RATS_TRIALS if trials is None and schedule is None else trials
         if variant not in VARIANTS:
-            raise ConfigError(f"variant: expected one of {list(VARIANTS)}, got {variant!r}")
+            raise ConfigError(f"variant: expected one of {[*VARIANTS, 'rats']}, got {variant!r}")
+        if blocks not in (None, "rats") or (blocks is not None and variant != "miller"):
+            raise ConfigError(f"blocks: expected None or 'rats' (variant miller), got {blocks!r}")
+        try:
+            hi, lo = (HIGH, LOW) if reward_probs is None else map(float, reward_probs)
+        except (TypeError, ValueError):
+            raise ConfigError(f"reward_probs: expected [rich, poor] probabilities, got {reward_probs!r}") from None
+        if not 0.0 <= lo <= hi <= 1.0:
+            raise ConfigError(f"reward_probs: expected [rich, poor] with 0 ≤ poor ≤ rich ≤ 1, got {reward_probs!r}")
+        self.blocks, self.reward_probs = blocks, None if reward_probs is None else (hi, lo)
         if feedback not in ("step", "trial"):
             raise ConfigError(f"feedback: expected 'step' or 'trial', got {feedback!r}")
         self.variant, self.feedback = variant, feedback
@@ -209,8 +249,13 @@ class TwoStepTask(Task):
             if feedback == "trial" else ())
 
     def config(self) -> dict:
-        return {"variant": self.variant, "feedback": self.feedback, "trials": self.trials,
-                "p_common": self.p_common, "schedule": self.schedule}
+        out = {"variant": self.variant, "feedback": self.feedback, "trials": self.trials,
+               "p_common": self.p_common, "schedule": self.schedule}
+        if self.blocks is not None:
+            out["blocks"] = self.blocks
+        if self.reward_probs is not None:
+            out["reward_probs"] = list(self.reward_probs)
+        return out
 
     def sample_params(self, n: int, generator: torch.Generator) -> dict:
         """probs [n, trials, 2 states, 2 options]: reward probabilities (for ``miller`` both
@@ -229,10 +274,17 @@ class TwoStepTask(Task):
             if "rewards" in self._sessions:
                 extra["rewards"] = self._sessions["rewards"][k].clone()
         elif self.variant == "miller":
-            swaps = (torch.rand(n, T, generator=generator) < SWAP).long()
-            swaps[:, 0] = torch.randint(2, (n,), generator=generator)
-            h = swaps.cumsum(1) % 2  # 0: state 1 is the rich state
-            p1 = torch.where(h == 0, HIGH, LOW)
+            if self.blocks == "rats":  # block lengths drawn from the rats' own
+                lengths = torch.tensor(rats_block_lengths())
+                L = lengths[torch.randint(len(lengths), (n, T // int(lengths.min()) + 1), generator=generator)]
+                block = torch.searchsorted(L.cumsum(1), torch.arange(T).expand(n, T).contiguous(), right=True)
+                h = (torch.randint(2, (n, 1), generator=generator) + block) % 2
+            else:
+                swaps = (torch.rand(n, T, generator=generator) < SWAP).long()
+                swaps[:, 0] = torch.randint(2, (n,), generator=generator)
+                h = swaps.cumsum(1) % 2  # 0: state 1 is the rich state
+            hi, lo = self.reward_probs or (HIGH, LOW)
+            p1 = torch.where(h == 0, hi, lo)
             probs = torch.stack([p1, 1 - p1], 2).unsqueeze(-1).expand(n, T, 2, 2).clone()
         else:
             p = WALK_LO + (WALK_HI - WALK_LO) * torch.rand(n, 4, generator=generator)
@@ -343,7 +395,7 @@ class TwoStepTask(Task):
         return table
 
 
-def train_defaults(variant: str = "miller", **_) -> dict:
+def train_defaults(variant: str = "miller", **_) -> dict:  # ``rats``: miller's settings
     """Training configuration of the shipped two-step circuits: the paper's γ = 0.9 and 48 LSTM
     units, the trial-level input encoding (see the task card); as for the reversal and matching
     circuits, many small updates (32 episodes × 20-step unrolls, state carried across unrolls:
