@@ -168,6 +168,15 @@ def benchmark(args) -> int:
     from ..lab.benchmark import benchmark as run_benchmark
     from ..lab.benchmark import figure
 
+    if args.recovery:
+        from ..lab.benchmark import recovery
+
+        res = recovery(args.dataset, subjects_per_model=args.recovery, seed=args.seed)
+        if args.json:
+            print(report.dumps(res))
+        else:
+            _print(report.recovery(res))
+        return 0
     if args.figures:
         from ..io.figures import check_figure_dir
 

@@ -199,10 +199,14 @@ def build_parser() -> argparse.ArgumentParser:
                 "paired bootstrap CIs", [js, force])
     s.add_argument("dataset", choices=("rats", "mice"), help="bundled data: rats (two-step), mice (foraging)")
     s.add_argument("--models", type=lambda v: [m for m in v.split(",") if m],
-                   help="comma-separated subset (rats: model_free, model_based, hybrid, circuit; "
-                        "mice: rw, rw_forget, circuit; default all)")
+                   help="comma-separated subset (rats: model_free, model_based, hybrid; mice: rw, "
+                        "rw_forget, common_q; both: gru, tiny_gru, gru_shuffled, sticky, circuit, "
+                        "circuit_labtask; default all)")
     s.add_argument("--bootstrap", type=positive_int, default=2000, help="bootstrap resamples (2000)")
     s.add_argument("--seed", type=integer, default=0, help="fit and bootstrap seed (0)")
+    s.add_argument("--recovery", type=positive_int, metavar="N",
+                   help="instead of the table: model recovery on the lab's schedules, N simulated "
+                        "subjects per classic model, the confusion matrix (two-choice data: mice)")
     s.add_argument("--figures", help="write the figure (PNG and SVG) into this folder")
 
     s = command("spikes", c.spikes, "render a recording as spikes: DA population (brian2) and PFC "
