@@ -185,3 +185,24 @@ def test_the_circuit_trained_on_the_rats_task_is_model_based(tmp_path):
     s = {k: v["value"] for k, v in stay_probabilities(rec.trials).items()}
     assert (s["CR"] - s["UR"]) - (s["CU"] - s["UU"]) > 0.2, s
     assert s["CR"] > s["UR"] and s["UU"] > s["CU"], s
+
+
+def test_gru_fits_never_see_held_out_choices():
+    """Flipping every held-out mouse choice leaves the fitted GRU's weights bit-identical."""
+    import torch
+
+    from pfcda.circuit.lab import rnn_fit
+
+    torch.set_num_threads(1)
+    mice = labdata.load("mice")
+    man = bm.frozen_manifest("mice")
+    flipped = {k: np.array(v, copy=True) for k, v in mice.items() if not k.startswith("_")}
+    for sj, s in man["subjects"].items():
+        mine = np.flatnonzero(flipped["subject"].astype(str) == sj)[s["half"]:]
+        ok = mine[flipped["choice"][mine] >= 0]
+        flipped["choice"][ok] = 1 - flipped["choice"][ok]
+    a = rnn_fit.fit(bm.split(mice, man)[0], "choice", "gru", sizes=(4,), max_epochs=20)
+    b = rnn_fit.fit(bm.split(flipped, man)[0], "choice", "gru", sizes=(4,), max_epochs=20)
+    assert all(torch.equal(x, y) for x, y in zip(a.net.state_dict().values(), b.net.state_dict().values()))
+    _, test = bm.split(flipped, man)
+    assert _held_out_nl(a, test, man) < 0.5  # the flipped held-out choices score below chance
