@@ -337,10 +337,15 @@ def figure(res: dict) -> dict:
 
     fig, ax = subplots(figsize=(5, 3.2))
     models = list(res["models"])
+    seen = set()
     for i, m in enumerate(models):
         r = res["models"][m]
-        ax.bar(i, r["nl"], 0.6, color="k" if m.startswith("circuit") else "0.45" if "gru" in m else "0.7",
-               yerr=[[r["nl"] - r["ci95"][0]], [r["ci95"][1] - r["nl"]]], capsize=3)
+        kind = "circuit (readout fitted)" if m.startswith("circuit") else \
+            "RNN fitted to choices" if "gru" in m else "classic model / control"
+        ax.bar(i, r["nl"], 0.6, color={"circuit (readout fitted)": "k", "RNN fitted to choices": "0.45"}.get(kind, "0.75"),
+               yerr=[[r["nl"] - r["ci95"][0]], [r["ci95"][1] - r["nl"]]], capsize=3, ecolor="tab:blue",
+               label=kind if kind not in seen else None)
+        seen.add(kind)
         subj = [v["nl"] for v in r["per_subject"].values()]
         ax.plot(i + np.linspace(-0.15, 0.15, len(subj)), subj, "o", ms=3, color="tab:orange",
                 label="subjects" if i == 0 else None)
@@ -349,7 +354,7 @@ def figure(res: dict) -> dict:
     lo = min(min(v["nl"] for v in r["per_subject"].values()) for r in res["models"].values())
     ax.set_ylim(max(0.0, lo - 0.05), None)
     ax.set_ylabel("held-out NL per choice")
-    ax.set_title(f"{res['dataset']}: held-out normalised likelihood (95 % bootstrap CI)", fontsize=8)
+    ax.set_title(f"{res['dataset']}: held-out normalised likelihood (bars: pooled, 95 % bootstrap CI)", fontsize=8)
     ax.legend(frameon=False, fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     return {f"benchmark_{res['dataset']}": fig}
 
