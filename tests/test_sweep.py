@@ -385,3 +385,26 @@ def test_ctrl_c_of_the_driver_stops_every_cell_cleanly_and_a_rerun_finishes(tmp_
         assert not os.path.exists(log) or "Traceback" not in open(log).read()
     pfcda("sweep", spec, "--out", out, "--quiet")
     assert set(states(out).values()) == {"done"}
+
+
+def test_a_signal_during_a_cells_set_up_ends_it_interrupted_without_a_traceback(tmp_path):
+    # CI once sent SIGTERM while the cell gathered its provenance (platform.uname runs a
+    # subprocess): the signal waits for the cell's first check and the cell ends 'interrupted'
+    from pfcda.circuit.sweep.cell import prepare
+
+    celldir = str(tmp_path / "cell")
+    prepare(celldir, {"id": "x", "grid": {}, "config": {"chain": ["run"], "argv": {"run": ["--help"]}}})
+    code = ("import os, signal, sys\n"
+            "import pfcda.circuit.provenance as p\n"
+            "real = p.provenance\n"
+            "def hit():\n"
+            "    os.kill(os.getpid(), signal.SIGTERM)\n"
+            "    return real()\n"
+            "p.provenance = hit\n"
+            "from pfcda.circuit.sweep.cell import run_cell\n"
+            f"sys.exit(run_cell({celldir!r}))\n")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert res.returncode == 130, res.stderr
+    assert "Traceback" not in res.stdout + res.stderr
+    cell = read_cell(celldir)
+    assert cell["status"] == "interrupted" and cell["steps"] == {} and cell["provenance"]

@@ -216,19 +216,24 @@ def run_cell(celldir: str) -> int:
     except OSError:
         print(f"pfcda sweep: {celldir} is being run by another process", file=sys.stderr)
         return BUSY
-    cell = read_cell(celldir)
-    if cell["status"] == "done":
-        return 0
-    _clear(celldir)
-    cell.update(status="running", attempts=cell.get("attempts", 0) + 1, started=_now(), finished=None,
-                error=None, steps={}, host=socket.gethostname(), pid=os.getpid(),
-                slurm_job_id=os.environ.get("SLURM_ARRAY_JOB_ID", os.environ.get("SLURM_JOB_ID")),
-                slurm_task_id=os.environ.get("SLURM_ARRAY_TASK_ID"), provenance=provenance())
-    write_json(os.path.join(celldir, CELL), cell)
-    print(f"=== attempt {cell['attempts']} {cell['started']} on {cell['host']} (pid {os.getpid()})", flush=True)
+    # a signal during the set-up (provenance() runs subprocesses) waits for the first check() below,
+    # so the cell still ends 'interrupted' with its log free of a traceback
+    with signals.polling():
+        cell = read_cell(celldir)
+        if cell["status"] == "done":
+            return 0
+        _clear(celldir)
+        cell.update(status="running", attempts=cell.get("attempts", 0) + 1, started=_now(), finished=None,
+                    error=None, steps={}, host=socket.gethostname(), pid=os.getpid(),
+                    slurm_job_id=os.environ.get("SLURM_ARRAY_JOB_ID", os.environ.get("SLURM_JOB_ID")),
+                    slurm_task_id=os.environ.get("SLURM_ARRAY_TASK_ID"), provenance=provenance())
+        write_json(os.path.join(celldir, CELL), cell)
+        print(f"=== attempt {cell['attempts']} {cell['started']} on {cell['host']} (pid {os.getpid()})",
+              flush=True)
     status, error = "done", None
     t_cell = time.perf_counter()
     try:
+        signals.check()
         with signals.polling():  # a signal inside torch's import would abort the process (pybind11)
             import torch
         signals.check()
