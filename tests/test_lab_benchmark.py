@@ -206,3 +206,17 @@ def test_gru_fits_never_see_held_out_choices():
     assert all(torch.equal(x, y) for x, y in zip(a.net.state_dict().values(), b.net.state_dict().values()))
     _, test = bm.split(flipped, man)
     assert _held_out_nl(a, test, man) < 0.5  # the flipped held-out choices score below chance
+
+
+def test_the_rats_task_circuit_is_forced_with_one_outcome_port():
+    """A circuit trained on ``twostep --variant rats`` (miller's trial: one valid outcome
+    response) is teacher-forced with ``fixate`` at every outcome step, as the miller circuit —
+    forcing it with a daw-style left/right there made every trial an error, and its log-odds
+    anti-correlated with the rats' choices (measured −0.45; now +0.55)."""
+    from pfcda.protocols.twostep.lab import forcing
+    from pfcda.protocols.twostep.task import FIXATE, STEPS_PER_TRIAL
+
+    trials = labdata.load("rats", "twostep")
+    for variant in ("miller", "rats"):
+        f = forcing(trials, {"variant": variant})
+        assert np.all(f.actions[:, 2::STEPS_PER_TRIAL] == FIXATE), variant

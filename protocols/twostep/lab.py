@@ -97,7 +97,7 @@ def forcing(trials: dict, task_options: dict) -> Forcing:
                           "reward": (r * live)[idx, pos].astype(int)})
     actions = np.full((E, T * STEPS_PER_TRIAL), FIXATE, np.int64)
     actions[:, 1::STEPS_PER_TRIAL] = 1 + c  # the first-stage choice
-    if variant != "miller":  # daw: the second-stage option
+    if variant == "daw":  # the second-stage option (miller and its rats variant: one outcome port)
         actions[:, 2::STEPS_PER_TRIAL] = 1 + opt
     exists = np.zeros((E, T), bool)
     exists[idx, pos] = True
