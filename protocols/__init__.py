@@ -30,7 +30,8 @@ from .spec import Forcing, LabSpec, ProtocolSpec
 __all__ = ["ProtocolSpec", "LabSpec", "Forcing", "names", "describe", "get", "register",
            "load_plugins", "export_plugins", "make_task", "get_task_class", "BUILTIN", "ENV_VAR", "ENTRY_POINT_GROUP"]
 
-BUILTIN = ("bandit", "matching", "volatility", "reversal", "twostep", "harlow", "stopper", "conditioning")
+BUILTIN = ("bandit", "matching", "volatility", "reversal", "twostep", "harlow", "stopper", "conditioning",
+           "twostep_stim")
 ENTRY_POINT_GROUP = "pfcda.protocols"
 ENV_VAR = "PFCDA_PROTOCOLS"
 

@@ -15,7 +15,8 @@ from dataclasses import dataclass, field
 
 OPS = {">": operator.gt, ">=": operator.ge, "<": operator.lt, "<=": operator.le,
        "|>=": lambda v, b: abs(v) >= b,   # the size of an effect of either sign (a correlation)
-       ">|": lambda v, b: v > abs(b)}     # larger than another effect's size
+       ">|": lambda v, b: v > abs(b),     # larger than another effect's size
+       "|<": lambda v, b: abs(v) < b}     # no effect: smaller in size than a bound
 
 
 @dataclass(frozen=True)
@@ -39,7 +40,8 @@ class Claim:
     analysis of it); paper, lab: the published values (None where there is none; ``lab_unit``
     when the animals' value is in other units, e.g. spikes/s, and not comparable);
     criterion: ``(op, bound[, factor[, offset]])``: the model's value ``op`` factor × bound +
-    offset, with op one of ``> >= < <=``, ``|>=`` (|value| ≥ bound) or ``>|`` (value > |bound|) and
+    offset, with op one of ``> >= < <=``, ``|>=`` (|value| ≥ bound), ``>|`` (value > |bound|) or
+    ``|<`` (|value| < bound: no effect) and
     bound a number or another statistic, ``"stat"`` of the same run or ``"run:stat"`` (e.g.
     Thompson's regret on the same episodes, the control condition's choice); source: where the
     numbers come from."""
@@ -76,7 +78,7 @@ class Claim:
             text = f"{factor:g} × {text}"
         if offset:
             text += f" {'+' if offset > 0 else '−'} {abs(offset):g}"
-        value = {"|>=": "|value| ≥", ">|": "value > |"}.get(op)
+        value = {"|>=": "|value| ≥", ">|": "value > |", "|<": "|value| <"}.get(op)
         if value:
             return f"{value} {text}" + ("|" if op == ">|" else "")
         return f"{op} {text}"
