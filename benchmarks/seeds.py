@@ -16,6 +16,9 @@ Acceptance:
 One JSON line per seed, then a summary line.
 
     python benchmarks/seeds.py bandit:independent [--seeds 0-7] [--workers 2] [--dir seeds]
+
+A protocol whose tests use several circuits (``twostep_stim``: both stimulation circuits) trains
+each of them per seed (:data:`COMPANIONS`).
 """
 from __future__ import annotations
 
@@ -35,7 +38,10 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHIPPED = {"bandit:independent": "bandit_independent", "bandit:correlated": "bandit_correlated",
            "matching": "matching", "volatility": "volatility", "reversal": "reversal",
            "twostep:miller": "twostep_miller", "twostep:daw": "twostep_daw", "harlow": "harlow",
-           "stopper": "stopper"}
+           "stopper": "stopper", "twostep_stim": "twostep_stim"}
+#: protocol → the other circuits its science tests use, each with its training arguments
+#: (trained per seed beside the first, and swapped in with it)
+COMPANIONS = {"twostep_stim": [("twostep_stim_da_only", ["--task", "feedback=trial_no_reward"])]}
 BANDIT_FLOOR = {"independent": 1.30, "correlated": 1.12}
 
 
@@ -47,9 +53,9 @@ def seed_list(text: str) -> list[int]:
     return out
 
 
-def train_one(entry: str, seed: int, out: str) -> dict:
+def train_one(entry: str, seed: int, out: str, extra: tuple = ()) -> dict:
     name, _, variant = entry.partition(":")
-    cmd = ["pfcda", "train", name, *(["--variant", variant] if variant else []), "--seed", str(seed),
+    cmd = ["pfcda", "train", name, *(["--variant", variant] if variant else []), *extra, "--seed", str(seed),
            "--out", out, "--quiet"]
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     t = time.perf_counter()
@@ -67,11 +73,14 @@ def bandit_acceptance(path: str, variant: str) -> dict:
     return {"ratio": round(c["ratio"], 4), "ratio_min": round(c["ratio_min"], 4), "ratio_max": round(c["ratio_max"], 4)}
 
 
-def tests_acceptance(path: str, entry: str) -> dict:
+def tests_acceptance(paths: dict, entry: str) -> dict:
+    """The protocol's science tests with ``paths`` (checkpoint name → this seed's file) in place
+    of the shipped checkpoints."""
     name = entry.partition(":")[0]
     test_file = os.path.join(ROOT, "tests", f"test_protocol_{name}.py")
     with tempfile.TemporaryDirectory() as d:
-        os.symlink(os.path.abspath(path), os.path.join(d, SHIPPED[entry] + ".pt"))
+        for ck, path in paths.items():
+            os.symlink(os.path.abspath(path), os.path.join(d, ck + ".pt"))
         env = {**os.environ, "PFCDA_CHECKPOINTS": d, "OMP_NUM_THREADS": "1", "PYNWB_NO_CACHE_DIR": "1"}
         p = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", test_file, "-rf"],
                            capture_output=True, text=True, env=env, cwd=ROOT)
@@ -90,23 +99,29 @@ def main() -> None:
     args = ap.parse_args()
     os.makedirs(args.dir, exist_ok=True)
     entry, (name, _, variant) = args.protocol, args.protocol.partition(":")
-    path = {s: os.path.join(args.dir, f"{SHIPPED[entry]}_seed{s}.pt") for s in args.seeds}
-    todo = [s for s in args.seeds if not os.path.exists(path[s])]
+    circuits = [(SHIPPED[entry], ())] + [(ck, tuple(extra)) for ck, extra in COMPANIONS.get(entry, [])]
+    paths = {s: {ck: os.path.join(args.dir, f"{ck}_seed{s}.pt") for ck, _ in circuits} for s in args.seeds}
+    todo = [(s, ck, extra) for s in args.seeds for ck, extra in circuits if not os.path.exists(paths[s][ck])]
     trained = {}
     if todo:
         ctx = multiprocessing.get_context("spawn")
         with cf.ProcessPoolExecutor(max_workers=args.workers, mp_context=ctx) as pool:
-            futures = {pool.submit(train_one, entry, s, path[s]): s for s in todo}
+            futures = {pool.submit(train_one, entry, s, paths[s][ck], extra): (s, ck) for s, ck, extra in todo}
             for f in cf.as_completed(futures):
-                trained[futures[f]] = f.result()
+                s, ck = futures[f]
+                trained.setdefault(s, {})[ck] = f.result()
     rows = []
     for s in args.seeds:
-        row = {"protocol": entry, **trained.get(s, {"seed": s, "train_seconds": None})}
-        if os.path.exists(path[s]):
+        done = trained.get(s, {})
+        row = {"protocol": entry, "seed": s, **(done.get(SHIPPED[entry]) or {"train_seconds": None})}
+        if len(circuits) > 1:
+            row["companions"] = {ck: done.get(ck, {"train_seconds": None}) for ck, _ in circuits[1:]}
+        if all(os.path.exists(p) for p in paths[s].values()):
+            path = paths[s][SHIPPED[entry]]
             if name == "bandit":
-                row.update(bandit_acceptance(path[s], variant))
+                row.update(bandit_acceptance(path, variant))
             if not args.no_tests:
-                row.update(tests_acceptance(path[s], entry))
+                row.update(tests_acceptance(paths[s], entry))
         print(json.dumps(row), flush=True)
         rows.append(row)
     summary = {"protocol": entry, "seeds": args.seeds,
