@@ -126,6 +126,15 @@ def test_analysis_recovers_a_reward_like_stimulation_and_a_null_one():
     assert b["mb_interaction"] > 0.7  # (0.8 − 0.4) − (0.4 − 0.8)
 
 
+def test_a_table_without_the_stimulation_columns_is_one_clear_error():
+    from pfcda.errors import LabDataError
+
+    table = _table(2, 20, lambda c, r, s: _mb(c, r))
+    del table["stim"]
+    with pytest.raises(LabDataError, match="stim"):
+        A.stim_effect(table)
+
+
 def test_presets_are_valid_manipulations():
     from pfcda.circuit.manipulations import Manipulation
 

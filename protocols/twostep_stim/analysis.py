@@ -9,11 +9,14 @@ from __future__ import annotations
 import numpy as np
 import statsmodels.api as sm
 
+from pfcda.errors import LabDataError
+
 from ..plotting import subplots
 from ..reliability import captured
-from .task import PRESETS, REFERENCE
+from .task import REFERENCE
 
 CELLS = ("CR", "CU", "UR", "UU")  # common/uncommon (rare) × rewarded/unrewarded
+NEEDED = ("episode", "choice", "common", "reward", "stim", "block", "correct")
 #: the regression's terms (previous trial; ±0.5 coding, as the mice's contrasts)
 TERMS = ("correct", "choice", "outcome", "transition", "stim", "outcome:transition", "outcome:stim",
          "transition:stim", "outcome:transition:stim")
@@ -42,6 +45,10 @@ def pairs(tr: dict) -> dict:
     error-free, trial t + 1 a free, error-free choice; ``stim``: trial t stimulated;
     ``clean``: trials t − 1 and t − 2 unstimulated (the regression's "n−1, n−2 unstimulated",
     counted from the predictor trial). Returns columns for the kept pairs."""
+    missing = [k for k in NEEDED if k not in tr]
+    if missing:
+        raise LabDataError(f"trials table: missing column(s) {missing} for the stimulation two-step "
+                           f"analyses (expected {list(NEEDED)}, optionally error and forced)")
     ep = np.asarray(tr["episode"])
     n = len(ep)
     ok = ~np.asarray(tr.get("error", np.zeros(n, bool)), bool)
@@ -165,19 +172,6 @@ def analyze(rec, seed: int = 0) -> dict:
             "manipulations": [m.get("name", "") for m in rec.manipulations]}
 
 
-def conditions_table(recordings: dict, seed: int = 0) -> dict:
-    """One recording per preset (``circuit.run.run_conditions`` with :data:`PRESETS`) → per
-    condition the stimulation effect with its CI, the stay probabilities and the regression."""
-    out = {}
-    for cond, rec in recordings.items():
-        eff = stim_effect(rec.trials, seed=seed)
-        out[cond] = {"effect": eff["effect"], "ci": eff["ci"], "like_reward": eff["like_reward"],
-                     "like_reward_ci": eff["like_reward_ci"], "stim": eff["stim"], "nostim": eff["nostim"],
-                     "reward_effect": eff["reward_effect"], "mb_interaction": eff["mb_interaction"],
-                     "glm_stim": regression(rec.trials)["stim"]}
-    return {"protocol": "twostep_stim", "conditions": out, "reference": dict(REFERENCE)}
-
-
 def figures(rec, result: dict, **_) -> dict:
     """Stay probabilities by transition × outcome after stimulated and unstimulated trials (the
     mice's Fig. 5-style panel)."""
@@ -196,5 +190,3 @@ def figures(rec, result: dict, **_) -> dict:
     ax.legend(frameon=False, fontsize=7)
     return {"twostep_stim": fig}
 
-
-CONDITIONS = tuple(PRESETS)
