@@ -31,7 +31,7 @@ __all__ = ["ProtocolSpec", "LabSpec", "Forcing", "names", "describe", "get", "re
            "load_plugins", "export_plugins", "make_task", "get_task_class", "BUILTIN", "ENV_VAR", "ENTRY_POINT_GROUP"]
 
 BUILTIN = ("bandit", "matching", "volatility", "reversal", "twostep", "harlow", "stopper", "conditioning",
-           "twostep_stim")
+           "twostep_stim", "stauffer")
 ENTRY_POINT_GROUP = "pfcda.protocols"
 ENV_VAR = "PFCDA_PROTOCOLS"
 
