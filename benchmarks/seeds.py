@@ -38,10 +38,11 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SHIPPED = {"bandit:independent": "bandit_independent", "bandit:correlated": "bandit_correlated",
            "matching": "matching", "volatility": "volatility", "reversal": "reversal",
            "twostep:miller": "twostep_miller", "twostep:daw": "twostep_daw", "harlow": "harlow",
-           "stopper": "stopper", "twostep_stim": "twostep_stim"}
+           "stopper": "stopper", "twostep_stim": "twostep_stim", "stauffer": "stauffer"}
 #: protocol → the other circuits its science tests use, each with its training arguments
 #: (trained per seed beside the first, and swapped in with it)
-COMPANIONS = {"twostep_stim": [("twostep_stim_da_only", ["--task", "feedback=trial_no_reward"])]}
+COMPANIONS = {"twostep_stim": [("twostep_stim_da_only", ["--task", "feedback=trial_no_reward"])],
+              "stauffer": [("stauffer_da_only", ["--task", "feedback=trial_no_reward"])]}
 BANDIT_FLOOR = {"independent": 1.30, "correlated": 1.12}
 
 
