@@ -315,13 +315,12 @@ class StimChoiceTask(Task):
         juice); da_rate_cue: the spiking DA population's rate at the cue (closed loop; NaN
         otherwise — its rate at a step reflects the RPE of the step before)."""
         fix, cue, out = batch.rows(0), batch.rows(1), batch.rows(2)
-        n = int(out.sum())
-        # a trial's fixation and cue steps exist wherever its outcome step does (episodes end on it)
-        cols = {"rpe_cue": np.asarray(delta)[fix][:n].astype(np.float32),
+        # every episode ends on a trial's outcome step, so each phase has one row per trial
+        cols = {"rpe_cue": np.asarray(delta)[fix].astype(np.float32),
                 "rpe_outcome": np.asarray(delta)[out].astype(np.float32)}
         rate = batch.da_rate_hz
-        cols["da_rate_cue"] = (rate.numpy()[cue][:n].astype(np.float32) if rate is not None
-                               else np.full(n, np.nan, np.float32))
+        cols["da_rate_cue"] = (rate.numpy()[cue].astype(np.float32) if rate is not None
+                               else np.full(int(out.sum()), np.nan, np.float32))
         return cols
 
 
